@@ -1,0 +1,192 @@
+"""Candidate backends: how a sample becomes the model's reply.
+
+Published settings (reference section 5): no system prompt unless one is given, temperature 0,
+top_p 1, at most 2048 new tokens, the image sent as a base64 JPEG part before the question text.
+
+- ``openai``: any OpenAI-compatible chat endpoint (vLLM, SGLang, a hosted API) through the shared
+  :class:`~medix_r1.judges.openai.OpenAIChatClient` (bounded concurrency, retries with backoff);
+- ``transformers``: a local model run in-process (GPU-free path; tiny VLMs in tests);
+- ``fake``: deterministic, offline, registered like the others (for demos and plumbing tests).
+
+Every backend exposes ``settings()``; they are hashed into each generation row, so a run directory
+made with other settings is detected on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any, Protocol
+
+from medix_r1.evaluation.tasks import EvalSample
+
+__all__ = [
+    "Generator",
+    "OpenAIGenerator",
+    "TransformersGenerator",
+    "FakeGenerator",
+    "GENERATOR_BACKENDS",
+    "build_messages",
+    "DEFAULT_MAX_TOKENS",
+]
+
+DEFAULT_MAX_TOKENS = 2048
+
+
+class Generator(Protocol):
+    identity: str
+
+    def settings(self) -> dict[str, Any]: ...
+
+    async def generate(self, sample: EvalSample) -> str: ...
+
+
+def build_messages(
+    sample: EvalSample, *, system_prompt: str | None = None, image_cache_dir: Path | None = None
+) -> list[dict[str, Any]]:
+    """Chat messages for one sample: optional system turn, then the user turn (image part first)."""
+    messages: list[dict[str, Any]] = []
+    if system_prompt:
+        messages.append({"role": "system", "content": system_prompt})
+    if sample.image is None:
+        messages.append({"role": "user", "content": sample.question})
+    else:
+        url = sample.image.to_data_url(image_cache_dir)
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": url}},
+                    {"type": "text", "text": sample.question},
+                ],
+            }
+        )
+    return messages
+
+
+class OpenAIGenerator:
+    """Generation through an OpenAI-compatible endpoint."""
+
+    backend_name = "openai"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        image_cache_dir: Path | None = None,
+    ) -> None:
+        self.client = client
+        self.model = model or client.model
+        self.system_prompt = system_prompt
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.image_cache_dir = image_cache_dir
+        self.identity = f"openai:{self.model}"
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "system_prompt": self.system_prompt,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+        }
+
+    async def generate(self, sample: EvalSample) -> str:
+        if sample.image is not None:  # JPEG encoding is CPU work: keep it off the event loop
+            messages = await asyncio.to_thread(
+                build_messages, sample, system_prompt=self.system_prompt, image_cache_dir=self.image_cache_dir
+            )
+        else:
+            messages = build_messages(sample, system_prompt=self.system_prompt)
+        extra = {"model": self.model} if self.model != self.client.model else {}
+        return await self.client.complete(
+            messages, max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, **extra
+        )
+
+
+class TransformersGenerator:
+    """A local model run in-process, one sample at a time (greedy decoding).
+
+    Uses :func:`medix_r1.models.load_policy` and :func:`medix_r1.models.generate_reply`.
+    """
+
+    backend_name = "transformers"
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        system_prompt: str | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        image_cache_dir: Path | None = None,
+    ) -> None:
+        self.model_path = model_path
+        self.system_prompt = system_prompt
+        self.max_tokens = max_tokens
+        self.image_cache_dir = image_cache_dir
+        self.identity = f"transformers:{model_path}"
+        self._loaded: tuple[Any, Any] | None = None
+        self._lock = asyncio.Lock()
+
+    def settings(self) -> dict[str, Any]:
+        return {"system_prompt": self.system_prompt, "max_tokens": self.max_tokens, "temperature": 0.0}
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            try:
+                from medix_r1.models import load_policy
+            except ImportError as exc:
+                raise ImportError(
+                    "--backend transformers needs medix_r1.models and the train extra: "
+                    "pip install 'medix-r1[train]'"
+                ) from exc
+            self._loaded = load_policy(self.model_path)
+        return self._loaded
+
+    def _generate_sync(self, sample: EvalSample) -> str:
+        from medix_r1.models import generate_reply
+
+        model, processor = self._load()
+        image = sample.image.to_pil(self.image_cache_dir) if sample.image is not None else None
+        question = sample.question if not self.system_prompt else f"{self.system_prompt}\n\n{sample.question}"
+        return generate_reply(model, processor, question, image=image, max_new_tokens=self.max_tokens)
+
+    async def generate(self, sample: EvalSample) -> str:
+        async with self._lock:  # one forward pass at a time; the model is not re-entrant
+            return await asyncio.to_thread(self._generate_sync, sample)
+
+
+class FakeGenerator:
+    """A deterministic stand-in candidate: thinks a line, then answers with the first option of a
+    multiple-choice question, or with a fixed phrase. It knows nothing of the reference."""
+
+    backend_name = "fake"
+
+    def __init__(self, *, answer: str = "No abnormality is seen.", **_: Any) -> None:
+        self.answer = answer
+        self.identity = "fake"
+
+    def settings(self) -> dict[str, Any]:
+        return {"fake_answer": self.answer}
+
+    async def generate(self, sample: EvalSample) -> str:
+        answer = self.answer
+        if "\nChoices:\n" in sample.question:
+            first = sample.question.split("\nChoices:\n", 1)[1].splitlines()[0]
+            answer = first.split(". ", 1)[-1]
+        digest = hashlib.sha256(sample.id.encode()).hexdigest()[:6]
+        return f"<think>Fake reasoning {digest}.</think>{answer}"
+
+
+GENERATOR_BACKENDS: dict[str, type] = {
+    "openai": OpenAIGenerator,
+    "transformers": TransformersGenerator,
+    "fake": FakeGenerator,
+}

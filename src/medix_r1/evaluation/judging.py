@@ -1,0 +1,218 @@
+"""The judge protocol of the published evaluation (reference section 5), in our own words and code.
+
+1. The candidate's reply is cut to the text after its last ``</think>`` / ``</thinking>``.
+2. The judge gets a reference-based prompt (:mod:`medix_r1.evaluation.prompts`) and answers
+   ``{"score": n}``; binary tasks allow 0 or 1, ``scale5`` tasks 0 to 5.
+3. Three rounds in one conversation: after each verdict the judge is asked to check it again.
+4. Binary: 1 when at least two of three rounds say 1 (a strict majority). ``scale5``: the mean of the
+   rounds; the sample's value is that mean / 5.
+
+A reply without a readable verdict is re-asked (at most ``max_reasks`` times over the sample); after
+that the sample is ``judge_failed``: counted and reported, never scored 0 or 1. An unreachable judge
+raises :class:`~medix_r1.judges.errors.JudgeUnavailableError` and nothing is written for the sample.
+
+>>> parse_verdict('<think>hmm</think>```json\\n{"score": 1}\\n```', "binary")
+1
+>>> parse_verdict('{"score": 7}', "scale5") is None
+True
+>>> aggregate([1, 0, 1], "binary"), aggregate([4, 5, 3], "scale5")
+(1, 4.0)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from medix_r1.evaluation.files import content_hash
+from medix_r1.evaluation.prompts import JUDGE_PROMPT_HASH, RECHECK_REQUEST, judge_prompt, reask_message
+from medix_r1.parsing import strip_reasoning
+
+__all__ = ["Judgement", "JudgeProtocol", "parse_verdict", "aggregate", "sample_value", "ALLOWED_SCORES"]
+
+#: What the parser accepts for each grading: only what the prompt offered.
+ALLOWED_SCORES: dict[str, frozenset[int]] = {
+    "binary": frozenset({0, 1}),
+    "scale5": frozenset({0, 1, 2, 3, 4, 5}),
+}
+
+_OBJECT = re.compile(r"\{[^{}]*\}")
+
+
+def _as_score(value: Any, grading: str) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and value in ALLOWED_SCORES[grading]:
+        return value
+    return None
+
+
+def parse_verdict(reply: str, grading: str) -> int | None:
+    """The score in a judge reply, or ``None`` when there is no single allowed one.
+
+    The reply's own reasoning is dropped first; every flat JSON object with a ``score`` key counts,
+    and they must agree.
+    """
+    text = strip_reasoning(reply or "")
+    found: set[int] = set()
+    invalid = False
+    for match in _OBJECT.finditer(text):
+        try:
+            obj = json.loads(match.group(0))
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and "score" in obj:
+            score = _as_score(obj["score"], grading)
+            if score is None:
+                invalid = True
+            else:
+                found.add(score)
+    if invalid or len(found) != 1:
+        return None
+    return found.pop()
+
+
+def aggregate(rounds: list[int], grading: str) -> float | int:
+    """The published per-sample score: majority vote (binary) or the mean of 0-5 rounds (scale5)."""
+    if not rounds:
+        raise ValueError("no rounds to aggregate")
+    if grading == "binary":
+        return 1 if 2 * sum(1 for r in rounds if r == 1) > len(rounds) else 0
+    if grading == "scale5":
+        return sum(rounds) / len(rounds)
+    raise ValueError(f"unknown grading {grading!r}")
+
+
+def sample_value(score: float | int, grading: str) -> float:
+    """A sample's score on 0-1 (a ``scale5`` mean is divided by 5)."""
+    return float(score) / 5.0 if grading == "scale5" else float(score)
+
+
+@dataclass
+class Judgement:
+    """The outcome of judging one sample."""
+
+    status: str  # "ok" or "judge_failed"
+    grading: str
+    rounds: list[int] = field(default_factory=list)
+    score: float | int | None = None  # published meaning: 0/1, or the mean of 0-5
+    value: float | None = None  # 0-1
+    reasks: int = 0
+    replies: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "value": self.value,
+            "status": self.status,
+            "grading": self.grading,
+            "rounds": self.rounds,
+            "reasks": self.reasks,
+            "reason": self.reason,
+            "replies": self.replies,
+        }
+
+
+class JudgeProtocol:
+    """Judge samples with a chat client (anything with ``async complete(messages, max_tokens=...)``)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        model: str | None = None,
+        rounds: int = 3,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        max_reasks: int = 2,
+        keep_replies_chars: int = 2000,
+    ) -> None:
+        if rounds < 1 or max_reasks < 0:
+            raise ValueError("rounds must be >= 1 and max_reasks >= 0")
+        self.client = client
+        self.model = model or getattr(client, "model", None) or getattr(client, "identity", "judge")
+        self.rounds = rounds
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.max_reasks = max_reasks
+        self.keep_replies_chars = keep_replies_chars
+
+    @property
+    def identity(self) -> str:
+        """What the judgements depend on: judge model, prompt hash, rounds. Hashed into each row."""
+        return content_hash(self.model, JUDGE_PROMPT_HASH, self.rounds, self.max_tokens, self.temperature)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "prompt_hash": JUDGE_PROMPT_HASH,
+            "rounds": self.rounds,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "max_reasks": self.max_reasks,
+        }
+
+    async def _ask(self, messages: list[dict[str, Any]]) -> str:
+        extra: dict[str, Any] = {}
+        client_model = getattr(self.client, "model", None)
+        if client_model is not None and client_model != self.model:
+            extra["model"] = self.model  # one client shared with the candidate on the same endpoint
+        return await self.client.complete(
+            messages, max_tokens=self.max_tokens, temperature=self.temperature, **extra
+        )
+
+    async def judge(self, question: str, reference: str, response: str, grading: str) -> Judgement:
+        """Run the protocol on one sample. Raises the client's error when the judge is unreachable."""
+        candidate = strip_reasoning(response or "")
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": judge_prompt(grading, question, reference, candidate)}
+        ]
+        out = Judgement(status="ok", grading=grading)
+        while len(out.rounds) < self.rounds:
+            reply = await self._ask(messages)
+            out.replies.append(reply[: self.keep_replies_chars])
+            messages.append({"role": "assistant", "content": reply})
+            verdict = parse_verdict(reply, grading)
+            if verdict is None:
+                if out.reasks >= self.max_reasks:
+                    out.status = "judge_failed"
+                    out.reason = f"no readable verdict after {out.reasks} re-ask(s): {reply[:120]!r}"
+                    stats = getattr(self.client, "stats", None)
+                    if stats is not None and hasattr(stats, "unparseable"):
+                        stats.unparseable += 1
+                    return out
+                out.reasks += 1
+                messages.append({"role": "user", "content": reask_message(grading)})
+                continue
+            out.rounds.append(verdict)
+            if len(out.rounds) < self.rounds:
+                messages.append({"role": "user", "content": RECHECK_REQUEST})
+        out.score = aggregate(out.rounds, grading)
+        out.value = sample_value(out.score, grading)
+        return out
+
+
+def fake_judge_reply(messages: list[dict[str, Any]]) -> str:
+    """A deterministic stand-in judge for our prompts (tests, demos, benchmarks; not a real judge).
+
+    It reads the reference and candidate blocks of the first turn and says 1 (or 5) when the
+    candidate's content words include the reference's, else 0.
+    """
+    from medix_r1.judges.fake import fake_answers_match
+
+    first = messages[0]["content"]
+    if not isinstance(first, str):
+        first = " ".join(p.get("text", "") for p in first if isinstance(p, dict))
+    blocks = dict(re.findall(r"<(reference|candidate)>\n(.*?)\n</\1>", first, re.DOTALL))
+    if "reference" not in blocks or "candidate" not in blocks:
+        raise ValueError("the fake eval judge only understands medix-r1 evaluation prompts")
+    ok = fake_answers_match(blocks["candidate"], blocks["reference"])
+    top = 5 if "<instruction>" in first else 1
+    return json.dumps({"score": top if ok else 0})

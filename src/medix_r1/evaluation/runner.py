@@ -1,0 +1,412 @@
+"""The three phases of an evaluation run, as library functions over a run directory.
+
+``generate`` -> ``<model>.jsonl``; ``judge`` -> ``<model>_eval.jsonl``; ``score`` -> ``<model>_score.txt``,
+``scores.json`` and the reports. :func:`run_eval` runs any of them; with both ``generate`` and ``judge``
+each sample is judged as soon as its reply arrives (interleaved), with at most ``concurrency`` samples
+in flight, so a crash loses at most the samples in flight.
+
+Resume: re-running the same command reads what is on disk and does only what is missing. A torn last
+line (killed mid-write) is cut off and redone. A row whose content hash differs from the current
+sample (edited dataset, other prompt or settings, other judge) stops the run with
+:class:`~medix_r1.evaluation.files.StaleResultsError`, unless ``redo_changed`` drops and redoes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medix_r1.evaluation.files import (
+    JsonlAppender,
+    RunPaths,
+    StaleResultsError,
+    content_hash,
+    read_rows,
+    rewrite_rows,
+    write_text_atomic,
+)
+from medix_r1.evaluation.judging import JudgeProtocol
+from medix_r1.evaluation.prompts import JUDGE_PROMPT_HASH
+from medix_r1.evaluation.scoring import Scores, compute_scores, format_score_table
+from medix_r1.evaluation.tasks import EvalSample, TaskSpec
+
+__all__ = [
+    "PHASES",
+    "RunSummary",
+    "EvalRunError",
+    "load_samples",
+    "process_samples",
+    "generate",
+    "judge",
+    "score",
+    "run_eval",
+]
+
+PHASES: tuple[str, ...] = ("generate", "judge", "score")
+
+
+class EvalRunError(RuntimeError):
+    """A phase stopped early; what finished is on disk and the same command resumes it."""
+
+
+@dataclass
+class RunSummary:
+    model: str
+    samples: int = 0
+    generated: int = 0
+    judged: int = 0
+    judge_failed: int = 0
+    already_generated: int = 0
+    already_judged: int = 0
+    missing_generation: int = 0  # judge-only phase: samples without a reply yet
+    torn_lines_repaired: int = 0
+    duplicate_rows: int = 0
+    stale_dropped: int = 0
+    calls: int = 0  # chat requests sent by this process (generation + judge rounds)
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def cpu_ms_per_call(self) -> float | None:
+        return 1000 * self.cpu_s / self.calls if self.calls else None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["cpu_ms_per_call"] = self.cpu_ms_per_call
+        return out
+
+
+def load_samples(tasks: list[TaskSpec], limit: int | None = None) -> list[EvalSample]:
+    """All samples of the tasks, in task order (the first ``limit`` of each task when given)."""
+    out: list[EvalSample] = []
+    for task in tasks:
+        out += task.samples(limit=limit)
+    return out
+
+
+def _gen_hash(generator: Any) -> str:
+    return content_hash(generator.settings())
+
+
+def _generation_row(sample: EvalSample, response: str, gen_hash: str) -> dict[str, Any]:
+    return {
+        "id": sample.id,
+        "question": sample.question,
+        "answer": sample.answer,
+        "response": response,
+        "answer_idx": sample.answer_idx,
+        "task": sample.task,
+        "grading": sample.grading,
+        "image": sample.image.describe() if sample.image is not None else None,
+        "hash": sample.hash,
+        "gen_hash": gen_hash,
+    }
+
+
+def _check_stale(
+    samples: list[EvalSample],
+    paths: RunPaths,
+    gen_rows: dict[str, dict[str, Any]],
+    eval_rows: dict[str, dict[str, Any]],
+    *,
+    gen_hash: str | None,
+    judge_hash: str | None,
+    redo_changed: bool,
+    retry_failed: bool,
+    summary: RunSummary,
+) -> None:
+    stale_gen: list[str] = []
+    stale_eval: list[str] = []
+    failed: list[str] = []
+    for s in samples:
+        g = gen_rows.get(s.id)
+        if g is not None and (
+            g.get("hash") != s.hash or (gen_hash is not None and g.get("gen_hash") != gen_hash)
+        ):
+            stale_gen.append(s.id)
+        e = eval_rows.get(s.id)
+        if e is None:
+            continue
+        if (
+            e.get("hash") != s.hash
+            or (judge_hash is not None and e.get("judge_hash") != judge_hash)
+            or (g is not None and e.get("response") != g.get("response"))
+            or s.id in stale_gen
+        ):
+            stale_eval.append(s.id)
+        elif retry_failed and (e.get("evaluation") or {}).get("status") == "judge_failed":
+            failed.append(s.id)
+    if (stale_gen or stale_eval) and not redo_changed:
+        if stale_gen:
+            raise StaleResultsError(paths.generations, stale_gen, "content hash or generation settings")
+        raise StaleResultsError(paths.judgements, stale_eval, "content hash, reply or judge settings")
+    drop_gen, drop_eval = set(stale_gen), set(stale_eval) | set(failed)
+    if drop_gen:
+        for sid in drop_gen:
+            gen_rows.pop(sid)
+        rewrite_rows(paths.generations, list(gen_rows.values()))
+    if drop_eval:
+        for sid in drop_eval:
+            eval_rows.pop(sid)
+        rewrite_rows(paths.judgements, list(eval_rows.values()))
+    summary.stale_dropped = len(drop_gen) + len(set(stale_eval))
+
+
+async def process_samples(
+    samples: list[EvalSample],
+    paths: RunPaths,
+    *,
+    generator: Any | None = None,
+    judge: JudgeProtocol | None = None,
+    concurrency: int = 64,
+    redo_changed: bool = False,
+    retry_failed: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Generate and/or judge every unfinished sample, at most ``concurrency`` samples in flight.
+
+    Raises :class:`EvalRunError` (after the samples in flight have finished and been written) when a
+    backend is unreachable or a sample cannot be processed.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    counts = Counter(s.id for s in samples)
+    if len(counts) != len(samples):
+        dup = sorted(i for i, n in counts.items() if n > 1)[:5]
+        raise ValueError(f"two tasks produce the same sample ids ({', '.join(dup)}): rename one task")
+    summary = RunSummary(model=paths.model, samples=len(samples))
+    started, cpu0 = time.perf_counter(), time.process_time()
+    paths.dir.mkdir(parents=True, exist_ok=True)
+    gen_read = read_rows(paths.generations)
+    eval_read = read_rows(paths.judgements)
+    summary.torn_lines_repaired = gen_read.torn + eval_read.torn
+    summary.duplicate_rows = gen_read.duplicates + eval_read.duplicates
+    gen_rows, eval_rows = gen_read.rows, eval_read.rows
+    gen_hash = _gen_hash(generator) if generator is not None else None
+    judge_hash = judge.identity if judge is not None else None
+    _check_stale(
+        samples,
+        paths,
+        gen_rows,
+        eval_rows,
+        gen_hash=gen_hash,
+        judge_hash=judge_hash,
+        redo_changed=redo_changed,
+        retry_failed=retry_failed,
+        summary=summary,
+    )
+
+    pending: list[EvalSample] = []
+    for s in samples:
+        has_gen, has_eval = s.id in gen_rows, s.id in eval_rows
+        summary.already_generated += has_gen
+        summary.already_judged += has_eval
+        need_gen = generator is not None and not has_gen
+        need_eval = judge is not None and not has_eval
+        if judge is not None and not has_gen and generator is None:
+            summary.missing_generation += 1
+            continue
+        if need_gen or need_eval:
+            pending.append(s)
+
+    gen_out = JsonlAppender(paths.generations) if generator is not None else None
+    eval_out = JsonlAppender(paths.judgements) if judge is not None else None
+    errors: list[BaseException] = []
+    stop = asyncio.Event()
+    queue = iter(pending)
+
+    async def handle(sample: EvalSample) -> None:
+        row = gen_rows.get(sample.id)
+        if row is None:
+            assert generator is not None and gen_out is not None and gen_hash is not None
+            response = await generator.generate(sample)
+            summary.calls += 1
+            row = _generation_row(sample, response, gen_hash)
+            gen_out.append(row)
+            gen_rows[sample.id] = row
+            summary.generated += 1
+            if progress:
+                progress("generated")
+        if judge is not None and sample.id not in eval_rows:
+            assert eval_out is not None
+            verdict = await judge.judge(row["question"], row["answer"], row["response"], sample.grading)
+            summary.calls += len(verdict.replies)
+            out = dict(row)
+            out["evaluation"] = verdict.as_row()
+            out["judge_model"] = judge.model
+            out["judge_prompt_hash"] = JUDGE_PROMPT_HASH
+            out["judge_hash"] = judge_hash
+            eval_out.append(out)
+            eval_rows[sample.id] = out
+            if verdict.status == "ok":
+                summary.judged += 1
+            else:
+                summary.judge_failed += 1
+            if progress:
+                progress("judged")
+
+    async def worker() -> None:
+        for sample in queue:
+            if stop.is_set():
+                return
+            try:
+                await handle(sample)
+            except Exception as exc:  # any failure stops the run; it is re-raised below, never dropped
+                errors.append(exc)
+                stop.set()
+                return
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(1, len(pending))))))
+    finally:
+        for appender in (gen_out, eval_out):
+            if appender is not None:
+                appender.close()
+        summary.wall_s = time.perf_counter() - started
+        summary.cpu_s = time.process_time() - cpu0
+    if errors:
+        first = errors[0]
+        summary.error = f"{type(first).__name__}: {first}"
+        left = len(pending) - summary.generated - summary.judged - summary.judge_failed
+        raise EvalRunError(
+            f"stopped after {len(errors)} failure(s); the first: {summary.error}. "
+            f"Finished samples are saved in {paths.dir}; run the same command again to resume "
+            f"(about {max(left, 0)} sample step(s) left)."
+        ) from first
+    return summary
+
+
+def _run(coro: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    raise RuntimeError("called from a running event loop: await process_samples(...) instead")
+
+
+def generate(samples: list[EvalSample], paths: RunPaths, generator: Any, **kwargs: Any) -> RunSummary:
+    """Phase 1: write a reply for every sample not yet in ``<model>.jsonl``."""
+    return _run(process_samples(samples, paths, generator=generator, **kwargs))
+
+
+def judge(samples: list[EvalSample], paths: RunPaths, judge: JudgeProtocol, **kwargs: Any) -> RunSummary:
+    """Phase 2: judge every reply not yet in ``<model>_eval.jsonl``."""
+    return _run(process_samples(samples, paths, judge=judge, **kwargs))
+
+
+def score(
+    paths: RunPaths,
+    tasks: list[TaskSpec],
+    *,
+    reports: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> Scores:
+    """Phase 3: scores of ``tasks`` from ``<model>_eval.jsonl``; writes the score table,
+    ``scores.json`` and (``reports``) ``report.md``, ``report.html`` and ``scores_by_task.png``."""
+    rows = list(read_rows(paths.judgements, repair=False).rows.values())
+    names = [t.name for t in tasks]
+    scores = compute_scores(
+        rows,
+        names,
+        gradings={t.name: t.grading for t in tasks},
+        image_tasks={t.name for t in tasks if t.group == "vlm"},
+    )
+    selected = [r for r in rows if (r.get("task") or "") in set(names)]
+    judges = sorted({r.get("judge_model") for r in selected if r.get("judge_model")})
+    prompt_hashes = sorted({r.get("judge_prompt_hash") for r in selected if r.get("judge_prompt_hash")})
+    payload = scores.as_json(
+        model=paths.model,
+        judge_models=judges,
+        judge_prompt_hashes=prompt_hashes,
+        scored_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(extra or {}),
+    )
+    write_text_atomic(paths.score_txt, format_score_table(paths.model, scores))
+    write_text_atomic(paths.scores_json, json.dumps(payload, indent=2) + "\n")
+    if reports:
+        from medix_r1.evaluation.reports import write_reports
+
+        write_reports(paths.dir, payload)
+    return scores
+
+
+@dataclass
+class RunResult:
+    summary: RunSummary | None = None
+    scores: Scores | None = None
+    paths: RunPaths | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_eval(
+    model: str,
+    tasks: list[TaskSpec],
+    out: str | Path,
+    *,
+    phases: tuple[str, ...] | list[str] = PHASES,
+    generator: Any | None = None,
+    judge: JudgeProtocol | None = None,
+    concurrency: int = 64,
+    limit: int | None = None,
+    redo_changed: bool = False,
+    retry_failed: bool = False,
+    reports: bool = True,
+    progress: Callable[[str], None] | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run the chosen phases for one model (the library form of ``medix-r1 eval run``)."""
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        raise ValueError(f"unknown phase(s) {unknown}; choose from {', '.join(PHASES)}")
+    if "generate" in phases and generator is None:
+        raise ValueError("the generate phase needs a candidate backend")
+    if "judge" in phases and judge is None:
+        raise ValueError("the judge phase needs a judge (--judge-url and --judge-model)")
+    paths = RunPaths(Path(out), model)
+    result = RunResult(paths=paths)
+    if "generate" in phases or "judge" in phases:
+        samples = load_samples(tasks, limit)
+
+        async def both() -> RunSummary:
+            try:
+                return await process_samples(
+                    samples,
+                    paths,
+                    generator=generator if "generate" in phases else None,
+                    judge=judge if "judge" in phases else None,
+                    concurrency=concurrency,
+                    redo_changed=redo_changed,
+                    retry_failed=retry_failed,
+                    progress=progress,
+                )
+            finally:
+                for client in {id(c): c for c in _clients(generator, judge)}.values():
+                    await client.aclose()
+
+        result.summary = _run(both())
+        info = {"model": model, "tasks": [t.name for t in tasks], "phases": list(phases), "limit": limit}
+        info.update(run_info or {})
+        info["summary"] = result.summary.as_dict()
+        write_text_atomic(paths.run_json, json.dumps(info, indent=2, default=str) + "\n")
+    if "score" in phases:
+        extra = {}
+        if paths.run_json.exists():
+            extra["run"] = {k: v for k, v in json.loads(paths.run_json.read_text()).items() if k != "summary"}
+        result.scores = score(paths, tasks, reports=reports, extra=extra)
+    return result
+
+
+def _clients(*owners: Any) -> list[Any]:
+    out = []
+    for owner in owners:
+        client = getattr(owner, "client", None)
+        if client is not None and hasattr(client, "aclose"):
+            out.append(client)
+    return out
