@@ -21,6 +21,7 @@ app = typer.Typer(
 # (module under medix_r1.cli, group name). A group module exposes `app` (a typer.Typer).
 _GROUPS: list[tuple[str, str]] = [
     ("reward", "reward"),
+    ("data", "data"),
 ]
 # Modules that add top-level commands to `app` through `register(app)`.
 _COMMANDS: list[str] = ["demo_reward"]
