@@ -1,0 +1,187 @@
+"""Tiny random Qwen2-VL, Qwen2.5-VL and Qwen3-VL models for tests and the CPU quickstart.
+
+Each is the real transformers architecture at toy size (2 text layers of width 64, a 2-block vision
+tower; about 6.6 M parameters, nearly all of them the 49,156-row input embedding and output head)
+with the offline tokenizer of :mod:`medix_r1.models.tokenizer`, so it tokenizes, takes images and
+generates text like a full-size model, only meaninglessly. Building one takes well under a second
+once the tokenizer is cached.
+
+The output head is not tied to the embedding: with tied weights and near-zero random layers, the
+last hidden state is close to the last input embedding, so greedy decoding repeats the prompt's last
+token (``\n``) forever and every reply is empty. An untied random head gives varied words.
+
+>>> from medix_r1.models.tiny import normalize_arch
+>>> normalize_arch("Qwen2_5_VL"), normalize_arch("qwen3-vl")
+('qwen2.5-vl', 'qwen3-vl')
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medix_r1.models.cache import materialize_dir, models_cache_dir
+from medix_r1.models.extras import require_transformers
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = [
+    "TINY_ARCHS",
+    "normalize_arch",
+    "mrope_section",
+    "tiny_vlm_config",
+    "build_tiny_vlm",
+    "tiny_vlm_dir",
+]
+
+#: arch name -> (transformers model_type, vision patch size).
+TINY_ARCHS: dict[str, tuple[str, int]] = {
+    "qwen2-vl": ("qwen2_vl", 14),
+    "qwen2.5-vl": ("qwen2_5_vl", 14),
+    "qwen3-vl": ("qwen3_vl", 16),
+}
+_ALIASES = {"qwen2-5-vl": "qwen2.5-vl", "qwen25-vl": "qwen2.5-vl"}
+
+_HIDDEN = 64
+_TEXT_LAYERS = 2
+_HEADS = 4
+_KV_HEADS = 2
+_VISION_DEPTH = 2
+
+
+def normalize_arch(arch: str) -> str:
+    """Canonical arch name: ``qwen2-vl``, ``qwen2.5-vl`` or ``qwen3-vl`` (``_`` and case are forgiven)."""
+    key = arch.strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key in TINY_ARCHS:
+        return key
+    close = difflib.get_close_matches(key, TINY_ARCHS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown tiny VLM arch {arch!r}{hint} Choose one of: {', '.join(TINY_ARCHS)}")
+
+
+def mrope_section(head_dim: int) -> list[int]:
+    """Split of the rotary half-dimension over (time, height, width), in Qwen2-VL's 2:3:3 proportion.
+
+    >>> mrope_section(128), mrope_section(64), mrope_section(16)
+    ([16, 24, 24], [8, 12, 12], [2, 3, 3])
+    """
+    half = head_dim // 2
+    t = half // 4
+    h = (half - t) // 2
+    return [t, h, half - t - h]
+
+
+def tiny_vlm_config(arch: str, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
+    """The config of a tiny ``arch`` model whose vocabulary and special ids are ``tokenizer``'s."""
+    require_transformers("building a tiny VLM")
+    from medix_r1.models.tokenizer import vision_token_ids
+
+    arch = normalize_arch(arch)
+    model_type, patch_size = TINY_ARCHS[arch]
+    head_dim = _HIDDEN // _HEADS
+    text: dict[str, Any] = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": _HIDDEN,
+        "intermediate_size": 2 * _HIDDEN,
+        "num_hidden_layers": _TEXT_LAYERS,
+        "num_attention_heads": _HEADS,
+        "num_key_value_heads": _KV_HEADS,
+        "max_position_embeddings": 4096,
+        "rms_norm_eps": 1e-6,
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 10000.0,
+            "mrope_section": mrope_section(head_dim),
+        },
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    top: dict[str, Any] = {**vision_token_ids(tokenizer), "tie_word_embeddings": False}
+    if model_type == "qwen2_vl":
+        from transformers import Qwen2VLConfig
+
+        vision = {"depth": _VISION_DEPTH, "embed_dim": _HIDDEN, "hidden_size": _HIDDEN, "num_heads": _HEADS}
+        return Qwen2VLConfig(
+            text_config=text, vision_config={**vision, "mlp_ratio": 2, "patch_size": patch_size}, **top
+        )
+    vision = {
+        "depth": _VISION_DEPTH,
+        "hidden_size": _HIDDEN,
+        "intermediate_size": 2 * _HIDDEN,
+        "num_heads": _HEADS,
+        "out_hidden_size": _HIDDEN,
+        "patch_size": patch_size,
+    }
+    if model_type == "qwen2_5_vl":
+        from transformers import Qwen2_5_VLConfig
+
+        # Last block attends globally, the others within 112 px windows, as in the full model.
+        vision.update(fullatt_block_indexes=[_VISION_DEPTH - 1], window_size=112)
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **top)
+    from transformers import Qwen3VLConfig
+
+    text.update(head_dim=head_dim)
+    text["rope_parameters"] = {**text["rope_parameters"], "mrope_interleaved": True}
+    # 8x8 learned position grid (interpolated to the image); DeepStack taps the first block.
+    vision.update(num_position_embeddings=64, deepstack_visual_indexes=[0])
+    return Qwen3VLConfig(text_config=text, vision_config=vision, **top)
+
+
+def build_tiny_vlm(
+    arch: str = "qwen2-vl", seed: int = 0, *, cache_dir: str | os.PathLike[str] | None = None
+) -> tuple[PreTrainedModel, Any]:
+    """Build a tiny random ``arch`` model and its processor.
+
+    Args:
+        arch: ``"qwen2-vl"``, ``"qwen2.5-vl"`` or ``"qwen3-vl"``.
+        seed: weights are a function of ``seed`` alone (the global RNG is left untouched).
+        cache_dir: where the offline tokenizer is cached (default ``$MEDIX_R1_CACHE``).
+
+    Returns:
+        ``(model, processor)``: a ``*ForConditionalGeneration`` in eval mode, float32 on CPU, and an
+        image-only processor (images of 224 px become 36 visual tokens). Save both with
+        :func:`medix_r1.models.loading.save_policy`.
+    """
+    require_transformers("building a tiny VLM")
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from medix_r1.models.processor import build_vl_processor, make_image_processor
+    from medix_r1.models.tokenizer import load_vl_tokenizer, set_generation_tokens
+
+    arch = normalize_arch(arch)
+    model_type, patch_size = TINY_ARCHS[arch]
+    tokenizer = load_vl_tokenizer(cache_dir)
+    config = tiny_vlm_config(arch, tokenizer)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
+    model.eval()
+    set_generation_tokens(model, tokenizer)
+    processor = build_vl_processor(tokenizer, make_image_processor(patch_size), model_type)
+    return model, processor
+
+
+def tiny_vlm_dir(
+    arch: str = "qwen2-vl",
+    seed: int = 0,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    rebuild: bool = False,
+) -> Path:
+    """The cached folder of a tiny model (``models/tiny-<arch>-seed<seed>``), built on first use."""
+    from medix_r1.models.loading import save_policy
+
+    arch = normalize_arch(arch)
+
+    def build(tmp: Path) -> None:
+        model, processor = build_tiny_vlm(arch, seed, cache_dir=cache_dir)
+        save_policy(model, processor, tmp)
+
+    target = models_cache_dir(f"tiny-{arch}-seed{seed}", cache_dir)
+    return materialize_dir(target, build, info={"arch": arch, "seed": seed}, rebuild=rebuild)

