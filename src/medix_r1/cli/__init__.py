@@ -22,6 +22,8 @@ app = typer.Typer(
 _GROUPS: list[tuple[str, str]] = [
     ("reward", "reward"),
     ("data", "data"),
+    ("eval", "eval"),
+    ("leaderboard", "leaderboard"),
 ]
 # Modules that add top-level commands to `app` through `register(app)`.
 _COMMANDS: list[str] = ["demo_reward"]
