@@ -155,8 +155,14 @@ class TransformersGenerator:
 
         model, processor = self._load()
         image = sample.image.to_pil(self.image_cache_dir) if sample.image is not None else None
-        question = sample.question if not self.system_prompt else f"{self.system_prompt}\n\n{sample.question}"
-        return generate_reply(model, processor, question, image=image, max_new_tokens=self.max_tokens)
+        return generate_reply(
+            model,
+            processor,
+            sample.question,
+            image=image,
+            system=self.system_prompt,
+            max_new_tokens=self.max_tokens,
+        )
 
     async def generate(self, sample: EvalSample) -> str:
         async with self._lock:  # one forward pass at a time; the model is not re-entrant

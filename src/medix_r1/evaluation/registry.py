@@ -303,38 +303,39 @@ def load_task_file(path: str | Path) -> list[TaskSpec]:
 
 def mini_suite(samples_dir: str | Path) -> list[TaskSpec]:
     """The offline mini-suite: the bundled samples' ``test.jsonl`` (records ``id``, ``image``,
-    ``source``, ``problem``, ``solution``), one task per source, free-text binary grading.
+    ``source``, ``problem``, ``solution``), one image task per modality tag, free-text binary grading.
 
     The question is the problem without its ``<image>`` placeholder; the reference is the solution's
     answer (the text after the modality tag).
     """
+    from medix_r1.parsing import split_solution
+
     samples_dir = Path(samples_dir)
     test = samples_dir / "test.jsonl"
     if not test.exists():
         raise TaskConfigError(
             f"{test} does not exist: build the samples first with `medix-r1 data build-samples {samples_dir}`"
         )
-    sources: list[str] = []
+    tags: list[str] = []
     with open(test, encoding="utf-8") as f:
         for line in f:
             if line.strip():
-                source = json.loads(line).get("source") or "samples"
-                if source not in sources:
-                    sources.append(source)
+                tag = split_solution(str(json.loads(line).get("solution", "")))[0]
+                if tag not in tags:
+                    tags.append(tag)
     tasks = []
-    for source in sources:
-        slug = re.sub(r"[^a-z0-9]+", "_", source.lower()).strip("_") or "samples"
+    for tag in tags:
+        slug = re.sub(r"[^a-z0-9]+", "_", tag.lower()).strip("_") or "other"
         tasks.append(
             TaskSpec(
                 name=f"mini_{slug}",
-                group="mini",
+                group="vlm",
                 data_files=[str(test.resolve())],
                 question_column="problem",
                 answer_column="solution",
-                image_column=None,
                 base_dir=str(samples_dir.resolve()),
-                quirk=Quirk(keep_if=(("source", source),), prepare=_mini_prepare),
-                description=f"mini-suite: bundled samples from {source}",
+                quirk=Quirk(prepare=_mini_prepare, keep_if=(("_tag", tag),)),
+                description=f"mini-suite: bundled sample images, {tag} questions",
             )
         )
     return tasks
@@ -344,6 +345,7 @@ def _mini_prepare(row: dict[str, Any]) -> dict[str, Any]:
     from medix_r1.parsing import split_solution
 
     row = dict(row)
+    row["_tag"] = split_solution(str(row.get("solution", "")))[0]
     row["problem"] = str(row.get("problem", "")).replace("<image>", "").strip()
     _, answer = split_solution(str(row.get("solution", "")))
     row["solution"] = answer if answer else str(row.get("solution", "")).strip()
@@ -388,12 +390,12 @@ def _ensure_default_samples() -> Path:
     directory = default_samples_dir()
     if not (directory / "test.jsonl").exists():
         try:
-            from medix_r1.data import build_samples  # type: ignore[attr-defined]
+            from medix_r1.data import ensure_samples
         except ImportError as exc:
             raise TaskConfigError(
                 f"no samples at {directory}: run `medix-r1 data build-samples {directory}` or pass mini:DIR"
             ) from exc
-        build_samples(directory)
+        ensure_samples(directory)
     return directory
 
 

@@ -273,7 +273,7 @@ async def process_samples(
         summary.cpu_s = time.process_time() - cpu0
     if errors:
         first = errors[0]
-        summary.error = f"{type(first).__name__}: {first}"
+        summary.error = f"{type(first).__name__}: {str(first).rstrip('.')}"
         left = len(pending) - summary.generated - summary.judged - summary.judge_failed
         raise EvalRunError(
             f"stopped after {len(errors)} failure(s); the first: {summary.error}. "

@@ -208,10 +208,10 @@ class TaskSpec:
         for row in self.rows():
             if limit is not None and len(out) >= limit:
                 break
-            if any(row.get(col) != value for col, value in self.quirk.keep_if):
-                continue
             if self.quirk.prepare is not None:
                 row = self.quirk.prepare(row)
+            if any(row.get(col) != value for col, value in self.quirk.keep_if):
+                continue
             out.append(self.sample_from_row(row, len(out), image_dir=image_dir))
         return out
 
