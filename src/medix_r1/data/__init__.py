@@ -20,7 +20,14 @@ from medix_r1.data.images import DEFAULT_MAX_IMAGE_PIXELS, ImageProblem, open_im
 from medix_r1.data.io import DataSourceError, data_root, detect_format, iter_rows, load_records, write_records
 from medix_r1.data.prompt_length import PromptCounter, load_prompt_counter
 from medix_r1.data.samples import SAMPLE_SOURCES, SampleSetInfo, build_samples, ensure_samples
-from medix_r1.data.schema import IMAGE_PLACEHOLDER, MedixRecord, RecordError, check_record, make_problem, make_solution
+from medix_r1.data.schema import (
+    IMAGE_PLACEHOLDER,
+    MedixRecord,
+    RecordError,
+    check_record,
+    make_problem,
+    make_solution,
+)
 from medix_r1.data.stats import DatasetStats, dataset_stats
 from medix_r1.data.validate import Problem, ValidationReport, validate_file
 

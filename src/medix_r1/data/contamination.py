@@ -85,34 +85,32 @@ def find_contamination(
     by_question: dict[str, list[str]] = defaultdict(list)
     for record in train:
         by_question[normalize_question(record.problem)].append(record.id)
-    exact: dict[str, str] = {}
-    near: list[tuple[int, str]] = []
-    train_images: dict[str, set[str]] = {}
+    exact: dict[str, list[str]] = defaultdict(list)
+    near: dict[int, list[str]] = defaultdict(list)
     if check_images:
         for record in train:
-            hashes = _hashes(record, train_root)
-            train_images[record.id] = {h for h, _ in hashes}
-            for sha, dh in hashes:
-                exact.setdefault(sha, record.id)
-                near.append((dh, record.id))
+            for sha, dh in _hashes(record, train_root):
+                exact[sha].append(record.id)
+                near[dh].append(record.id)
     for name, (records, root) in against.items():
         report.checked[name] = len(records)
         report.question_only[name] = 0
         for record in records:
-            same_question = by_question.get(normalize_question(record.problem), [])
+            same_question = set(by_question.get(normalize_question(record.problem), []))
             found: Match | None = None
-            hashes = _hashes(record, root) if check_images else []
-            for sha, dh in hashes:
-                if sha in exact:
-                    kind = "question+image" if exact[sha] in same_question else "image-exact"
-                    found = Match(name, record.id, exact[sha], kind)
-                    break
-                if near_bits:
-                    best = min(((bin(dh ^ t).count("1"), tid) for t, tid in near), default=None)
+            for sha, dh in _hashes(record, root) if check_images else []:
+                candidates: list[str] = exact.get(sha, [])
+                distance, kind = 0, "image-exact"
+                if not candidates and near_bits:
+                    best = min(((bin(dh ^ t).count("1"), t) for t in near), default=None)
                     if best is not None and best[0] <= near_bits:
-                        kind = "question+image" if best[1] in same_question else "image-near"
-                        found = Match(name, record.id, best[1], kind, best[0])
-                        break
+                        distance, kind, candidates = best[0], "image-near", near[best[1]]
+                if candidates:
+                    both = [c for c in candidates if c in same_question]
+                    found = Match(name, record.id, both[0], "question+image", distance) if both else Match(
+                        name, record.id, candidates[0], kind, distance
+                    )
+                    break
             if found is not None:
                 report.matches.append(found)
             elif same_question:

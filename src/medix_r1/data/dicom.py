@@ -146,7 +146,7 @@ def dicom_info(source: Any) -> DicomInfo:
     The modality tag goes through the taxonomy (:func:`medix_r1.modality.modality_from_dicom`), so
     ``CR``/``DX`` give ``<X_RAY>``, ``NM`` gives ``<SPECT>`` and an unknown code ``<OTHER>``.
     """
-    ds = source if hasattr(source, "dir") and hasattr(source, "get") else read_dicom(source, pixels=False)
+    ds = source if _is_dataset(source) else read_dicom(source, pixels=False)
     code = _text(ds, "Modality").upper()
     return DicomInfo(
         modality_code=code,
@@ -161,6 +161,14 @@ def dicom_info(source: Any) -> DicomInfo:
         columns=int(ds.get("Columns", 0) or 0),
         frames=int(ds.get("NumberOfFrames", 1) or 1),
     )
+
+
+def _is_dataset(source: Any) -> bool:
+    if isinstance(source, (str, bytes, bytearray, os.PathLike)):
+        return False
+    from pydicom.dataset import Dataset
+
+    return isinstance(source, Dataset)
 
 
 def _first(value: Any) -> float:
@@ -223,8 +231,8 @@ def dicom_to_array(source: Any, *, frame: int = 0) -> np.ndarray:
     import numpy as np
     from pydicom.pixels import pixel_array
 
-    ds = source if hasattr(source, "dir") and hasattr(source, "get") else read_dicom(source)
-    name = str(getattr(ds, "filename", None) or (_name(source) if not hasattr(source, "dir") else "<dataset>"))
+    ds = source if _is_dataset(source) else read_dicom(source)
+    name = str(getattr(ds, "filename", None) or (_name(source) if not _is_dataset(source) else "<dataset>"))
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if not 0 <= frame < frames:
         raise DicomDecodeError(f"{name}: frame {frame} requested but the file has {frames} frame(s)")
@@ -253,7 +261,7 @@ def dicom_to_array(source: Any, *, frame: int = 0) -> np.ndarray:
 
 
 def dicom_to_image(source: Any, *, frame: int | None = None) -> Image.Image:
-    """Decode a DICOM file (path or bytes) into a PIL image: mode ``L`` for greyscale, ``RGB`` for colour.
+    """Decode a DICOM file (path, bytes or a read ``pydicom.Dataset``) into a PIL image: mode ``L`` for greyscale, ``RGB`` for colour.
 
     Multi-frame files give their middle frame unless ``frame`` is given. Errors are
     :class:`DicomDecodeError` with the file named, e.g. for a PNG passed by mistake::
@@ -265,7 +273,7 @@ def dicom_to_image(source: Any, *, frame: int | None = None) -> Image.Image:
     """
     from PIL import Image
 
-    ds = read_dicom(source)
+    ds = source if _is_dataset(source) else read_dicom(source)
     if frame is None:
         frame = int(ds.get("NumberOfFrames", 1) or 1) // 2
     arr = dicom_to_array(ds, frame=frame)

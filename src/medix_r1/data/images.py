@@ -131,6 +131,8 @@ def open_image(
                     "too_large", f"image {label!r} is {w}x{h} = {w * h} pixels, above the limit of {max_pixels}"
                 )
             img.load()
+    except ImageProblem:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageProblem("too_large", f"image {label!r} refused as a decompression bomb ({exc})") from exc
     except UnidentifiedImageError as exc:

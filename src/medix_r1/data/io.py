@@ -304,6 +304,9 @@ def write_records(
             text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
         path.write_text(text, encoding="utf-8")
         return path
+    # Table formats need one schema: every row gets every column (pyarrow infers from the first row).
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    rows = [{key: row.get(key) for key in columns} for row in rows]
     embedded = any(isinstance(i, (bytes, bytearray, dict)) for row in rows for i in row.get("image") or [])
     if embedded:
         for row in rows:
@@ -316,11 +319,10 @@ def write_records(
         pq.write_table(pa.Table.from_pylist(rows), path)
         return path
     if format == "hf-disk":
-        from datasets import Dataset, Image, List
+        from datasets import Dataset
 
-        ds = Dataset.from_list(rows)
-        if embedded:
-            ds = ds.cast_column("image", List(Image(decode=False)))
-        ds.save_to_disk(str(path))
+        # Images stay plain {"bytes", "path"} structs: casting to datasets.Image would make
+        # save_to_disk read path-only images relative to the working directory.
+        Dataset.from_list(rows).save_to_disk(str(path))
         return path
     raise DataSourceError(f"unknown output format {format!r}; choose one of jsonl, json, parquet, hf-disk")

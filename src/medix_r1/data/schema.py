@@ -214,6 +214,8 @@ class MedixRecord:
             raise RecordError(message, file=file, row=label, field=name)
         images = row["image"]
         images = [images] if isinstance(images, (str, dict, bytes)) else list(images)
+        # Table formats store every image as a {"bytes", "path"} struct; a path-only one is a path.
+        images = [i["path"] if isinstance(i, dict) and not i.get("bytes") and i.get("path") else i for i in images]
         known = set(REQUIRED_FIELDS) | set(OPTIONAL_FIELDS)
         return cls(
             id=str(row["id"]),
