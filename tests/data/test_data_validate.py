@@ -61,6 +61,9 @@ CASES = [
         [("line 1 (id 'r9')", "solution", "no_tag"), ("line 1 (id 'r9')", "problem", "placeholder_mismatch"),
          ("line 1 (id 'r9')", "image[0]", "image_missing")],
     ),
+    ("embedded bytes not binary", [row(image=[{"bytes": "abc"}])], [("line 1 (id 'r1')", "image[0]", "image_undecodable")]),
+    ("embedded without bytes or path", [row(image=[{"x": 1}])], [("line 1 (id 'r1')", "image[0]", "image_missing")]),
+    ("id of wrong type", [row(id=True)], [("line 1", "id", "wrong_type")]),
 ]
 
 

@@ -83,6 +83,9 @@ def validate(
         )
     except (DataSourceError, OSError) as exc:
         _fail(str(exc))
+    except (ValueError, TypeError, KeyError) as exc:
+        # e.g. a corrupt Arrow shard inside a save_to_disk folder: the source as a whole is unreadable.
+        _fail(f"{file}: cannot be read ({type(exc).__name__}: {exc})")
     out = _console()
     if as_json:
         for p in report.problems:

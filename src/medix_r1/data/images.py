@@ -81,11 +81,15 @@ def load_image_bytes(ref: Any, base_dir: str | os.PathLike[str]) -> tuple[bytes,
     if isinstance(ref, dict):
         data = ref.get("bytes")
         if data:
+            if isinstance(data, str) and data.startswith("data:"):
+                return _decode_data_uri(data), "<data URI>"
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise ImageProblem("undecodable", f"embedded image 'bytes' must be binary, got {type(data).__name__}")
             return bytes(data), str(ref.get("path") or "<embedded>")
-        if ref.get("path"):
+        if isinstance(ref.get("path"), str) and ref["path"].strip():
             ref = ref["path"]
         else:
-            raise ImageProblem("missing", "embedded image has neither 'bytes' nor 'path'")
+            raise ImageProblem("missing", "embedded image has neither 'bytes' nor a 'path'")
     if isinstance(ref, (bytes, bytearray)):
         return bytes(ref), "<embedded>"
     if not isinstance(ref, str):

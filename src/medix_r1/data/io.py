@@ -58,7 +58,8 @@ class RawRow:
     @property
     def name(self) -> str:
         """``line 3 (id 'rad-1')``: the location and, when known, the record id."""
-        if isinstance(self.data, dict) and isinstance(self.data.get("id"), (str, int)) and str(self.data["id"]).strip():
+        record_id = self.data.get("id") if isinstance(self.data, dict) else None
+        if isinstance(record_id, (str, int)) and not isinstance(record_id, bool) and str(record_id).strip():
             return f"{self.label} (id {str(self.data['id'])!r})"
         return self.label
 

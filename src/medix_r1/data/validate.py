@@ -128,6 +128,13 @@ def validate_rows(
             except ImageProblem as exc:
                 report.problems.append(Problem(row.name, f"image[{i}]", _image_problem_code(exc), str(exc)))
                 continue
+            except (TypeError, ValueError, OSError, RuntimeError, MemoryError, IndexError, KeyError) as exc:
+                # A decoder failing in a way we did not foresee is still a problem of this record's
+                # image: report it against the record instead of stopping the whole file.
+                report.problems.append(
+                    Problem(row.name, f"image[{i}]", "image_undecodable", f"cannot decode ({type(exc).__name__}: {exc})")
+                )
+                continue
             sizes.append(img.size)
         problem = data.get("problem")
         if counter is not None and isinstance(problem, str) and len(sizes) == len(images):
