@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/medix-r1 demo-reward
+	$(VENV)/bin/medix-r1 reward demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -62,9 +62,12 @@ class SentenceTransformerEmbedder:
                     raise ImportError(
                         "the embedding reward needs sentence-transformers: pip install sentence-transformers"
                     ) from exc
+                from transformers.utils import logging as hf_logging
+
                 device = self.device
                 if device == "auto":
                     device = "cuda" if torch.cuda.is_available() else "cpu"
+                hf_logging.disable_progress_bar()  # one bar per load is noise in logs and CI
                 self._model = SentenceTransformer(
                     resolve_embedder_path(self.model_name),
                     device=device,

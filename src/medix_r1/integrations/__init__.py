@@ -1,0 +1,1 @@
+"""Adapters from the reward core to training engines: TRL, verl, EasyR1."""

@@ -1,0 +1,184 @@
+"""Score a JSONL file of rollouts with the composite reward (what ``medix-r1 reward score`` runs).
+
+Input rows carry ``response`` and ``solution`` (``"<TAG> answer"``; a separate ``modality`` field is
+also accepted). Output rows keep every input field and add ``overall, format, accuracy_llm,
+accuracy_embed, modality`` (null when unscored); an input ``modality`` field is kept as
+``input_modality``, since ``modality`` in the output is the modality reward. Rows are scored in chunks and each chunk is written
+and flushed as soon as it is done, so an outage midway keeps every row scored before it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medix_r1.rewards.composite import COMPONENT_NAMES, CompositeReward
+from medix_r1.rewards.inputs import RewardInputError, compose_solution
+
+__all__ = ["RolloutFileError", "ScoreSummary", "read_rollouts", "score_file"]
+
+OUTPUT_KEYS = ("overall", *COMPONENT_NAMES)
+
+
+class RolloutFileError(ValueError):
+    """A row of the input file that cannot be scored; names the file, line and field."""
+
+
+def read_rollouts(path: str | Path) -> list[dict[str, Any]]:
+    """Read and check every row up front, so a bad row fails before any judge request is made."""
+    path = Path(path)
+    rows: list[dict[str, Any]] = []
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RolloutFileError(f"{path}: cannot read ({exc.strerror})") from None
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RolloutFileError(f"{path}:{number}: not valid UTF-8 (byte {exc.start})") from None
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RolloutFileError(f"{path}:{number}: invalid JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise RolloutFileError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        where = f"{path}:{number}" + (f" (id {row['id']!r})" if "id" in row else "")
+        response = row.get("response")
+        if not isinstance(response, str):
+            raise RolloutFileError(f"{where}: field 'response' must be a string, got {_kind(response)}")
+        solution = row.get("solution")
+        if not isinstance(solution, str):
+            raise RolloutFileError(f"{where}: field 'solution' must be a string, got {_kind(solution)}")
+        modality = row.get("modality")
+        if modality is not None and not isinstance(modality, str):
+            raise RolloutFileError(f"{where}: field 'modality' must be a string, got {_kind(modality)}")
+        try:
+            compose_solution(solution, modality)
+        except RewardInputError as exc:
+            raise RolloutFileError(f"{where}: {exc}") from None
+        rows.append(row)
+    return rows
+
+
+def _kind(value: Any) -> str:
+    return "nothing (missing)" if value is None else type(value).__name__
+
+
+@dataclass
+class ScoreSummary:
+    """What a scoring run did; ``scoring_seconds`` excludes loading the embedder."""
+
+    rollouts: int = 0
+    scoring_seconds: float = 0.0
+    load_seconds: float = 0.0
+    unscored: int = 0
+    means: dict[str, float | None] = field(default_factory=dict)
+    judge: dict[str, float] = field(default_factory=dict)
+    preset: str = ""
+    embedding_strings_encoded: int = 0
+
+    @property
+    def rollouts_per_second(self) -> float:
+        return self.rollouts / self.scoring_seconds if self.scoring_seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rollouts": self.rollouts,
+            "scoring_seconds": round(self.scoring_seconds, 4),
+            "rollouts_per_second": round(self.rollouts_per_second, 2),
+            "load_seconds": round(self.load_seconds, 3),
+            "preset": self.preset,
+            "judge_requests": self.judge.get("requests", 0),
+            "judge_cache_hits": self.judge.get("cache_hits", 0),
+            "judge_deduplicated": self.judge.get("deduplicated", 0),
+            "judge_retries": self.judge.get("retries", 0),
+            "judge_unparseable": self.judge.get("unparseable", 0),
+            "judge_failures": self.judge.get("failures", 0),
+            "judge_mean_latency_ms": self.judge.get("mean_latency_ms", 0.0),
+            "embedding_strings_encoded": self.embedding_strings_encoded,
+            "unscored": self.unscored,
+            "means": self.means,
+        }
+
+
+def _output_row(row: dict[str, Any], result: dict[str, float | None]) -> dict[str, Any]:
+    # The output column `modality` is the modality *reward*; an input `modality` field (the
+    # reference tag) is kept under `input_modality` instead of being overwritten.
+    out = dict(row)
+    if "modality" in out:
+        out["input_modality"] = out.pop("modality")
+    out.update((k, result.get(k)) for k in OUTPUT_KEYS)
+    return out
+
+
+def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def score_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    reward: CompositeReward,
+    *,
+    chunk_size: int = 2048,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ScoreSummary:
+    """Score ``input_path`` into ``output_path`` and return the summary.
+
+    Raises :class:`RolloutFileError` for bad input (before scoring anything) and the judge's
+    error when it is down and the policy is ``raise`` (rows of finished chunks are already written).
+    """
+    rows = read_rollouts(input_path)
+    summary = ScoreSummary(rollouts=len(rows), preset=reward.preset)
+
+    # Load the embedder before the clock starts: model loading is not scoring.
+    started = time.perf_counter()
+    embed = reward.component("accuracy_embed")
+    load = getattr(embed.embedder, "load", None)
+    if load is not None:
+        load()
+    summary.load_seconds = time.perf_counter() - started
+
+    sums = dict.fromkeys(OUTPUT_KEYS, 0.0)
+    counts = dict.fromkeys(OUTPUT_KEYS, 0)
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    done = 0
+    scoring = 0.0
+    with output_path.open("w", encoding="utf-8") as out:
+        for chunk in _chunks(rows, chunk_size):
+            t0 = time.perf_counter()
+            scored = reward.score(
+                [r["response"] for r in chunk],
+                [r["solution"] for r in chunk],
+                [r.get("modality") for r in chunk],
+            )
+            scoring += time.perf_counter() - t0
+            for row, result in zip(chunk, scored, strict=True):
+                if any(result[k] is None for k in OUTPUT_KEYS if k in result):
+                    summary.unscored += 1
+                for key in OUTPUT_KEYS:
+                    value = result.get(key)
+                    if value is not None:
+                        sums[key] += value
+                        counts[key] += 1
+                out.write(json.dumps(_output_row(row, result), ensure_ascii=False))
+                out.write("\n")
+            out.flush()
+            done += len(chunk)
+            if on_progress is not None:
+                on_progress(done, len(rows))
+    summary.scoring_seconds = scoring
+    summary.means = {k: (round(sums[k] / counts[k], 6) if counts[k] else None) for k in OUTPUT_KEYS}
+    judge = reward.component("accuracy_llm").judge
+    summary.judge = judge.stats.as_dict()
+    summary.embedding_strings_encoded = embed.strings_encoded
+    return summary
