@@ -135,7 +135,8 @@ def judge_reply(messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
     first = _text(messages[0]["content"])
     block = re.search(r"<candidate>\n(.*?)\n</candidate>", first, re.DOTALL)
     assert block is not None, "judge prompt must delimit the candidate"
-    votes = re.search(r"votes=([x\d,]+)", block.group(1)).group(1).split(",")
+    script = re.search(r"votes=([x\d,]+)", block.group(1))
+    votes = script.group(1).split(",") if script else ["0"]  # an unscripted candidate is wrong
     k = sum(1 for m in messages if m["role"] == "assistant")
     vote = votes[min(k, len(votes) - 1)]
     if vote == "x":
