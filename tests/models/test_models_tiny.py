@@ -1,0 +1,94 @@
+"""Tiny Qwen2-VL / Qwen2.5-VL / Qwen3-VL: build, save, reload by path, answer about an image."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from medix_r1.models import TINY_ARCHS, build_tiny_vlm, generate_reply, load_policy, save_policy
+from medix_r1.models.tiny import normalize_arch
+
+QUESTION = "What does this scan show?"
+
+
+@pytest.mark.parametrize(
+    ("arch", "model_class", "processor_class", "n_params"),
+    [
+        ("qwen2-vl", "Qwen2VLForConditionalGeneration", "Qwen2VLImageOnlyProcessor", 6_590_848),
+        ("qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLImageOnlyProcessor", 6_607_168),
+        ("qwen3-vl", "Qwen3VLForConditionalGeneration", "Qwen3VLImageOnlyProcessor", 6_700_608),
+    ],
+)
+def test_build_save_reload_answer(arch, model_class, processor_class, n_params, cache_dir, image, tmp_path):
+    model, processor = build_tiny_vlm(arch, seed=0, cache_dir=cache_dir)
+    assert type(model).__name__ == model_class
+    assert type(processor).__name__ == processor_class
+    assert sum(p.numel() for p in model.parameters()) == n_params
+
+    before = generate_reply(model, processor, QUESTION, image, max_new_tokens=6)
+    assert isinstance(before, str) and before  # a random model still says some words
+
+    save_policy(model, processor, tmp_path / arch)
+    reloaded, reprocessor = load_policy(tmp_path / arch, device="cpu")
+    assert type(reloaded).__name__ == model_class
+    assert type(reprocessor).__name__ == processor_class
+    # TRL rebuilds the reference model from this path when beta > 0.
+    assert reloaded.config._name_or_path == str(tmp_path / arch)
+    assert reloaded.dtype == torch.float32
+    assert generate_reply(reloaded, reprocessor, QUESTION, image, max_new_tokens=6) == before
+    # Text-only turns work on a VLM too.
+    assert isinstance(generate_reply(reloaded, reprocessor, QUESTION, max_new_tokens=4), str)
+
+
+def test_seed_decides_the_weights(cache_dir):
+    a, _ = build_tiny_vlm("qwen2-vl", seed=1, cache_dir=cache_dir)
+    rng_before = torch.random.get_rng_state()
+    b, _ = build_tiny_vlm("qwen2-vl", seed=1, cache_dir=cache_dir)
+    c, _ = build_tiny_vlm("qwen2-vl", seed=2, cache_dir=cache_dir)
+    assert torch.equal(torch.random.get_rng_state(), rng_before)  # the caller's RNG is untouched
+    a_weights, b_weights, c_weights = (m.state_dict() for m in (a, b, c))
+    assert all(torch.equal(a_weights[k], b_weights[k]) for k in a_weights)
+    assert not torch.equal(a_weights["lm_head.weight"], c_weights["lm_head.weight"])
+
+
+def test_builtin_name_is_cached_by_path(cache_dir, image):
+    model, processor = load_policy("tiny-qwen3-vl", cache_dir=cache_dir, device="cpu")
+    assert model.config._name_or_path == str(cache_dir / "models" / "tiny-qwen3-vl-seed0")
+    fresh, fresh_processor = build_tiny_vlm("qwen3-vl", seed=0, cache_dir=cache_dir)
+    assert generate_reply(model, processor, QUESTION, image, max_new_tokens=5) == generate_reply(
+        fresh, fresh_processor, QUESTION, image, max_new_tokens=5
+    )
+
+
+def test_sampling_is_reproducible_with_a_seed(cache_dir, image):
+    model, processor = build_tiny_vlm("qwen2-vl", cache_dir=cache_dir)
+    kwargs = {"max_new_tokens": 6, "do_sample": True, "temperature": 1.0, "seed": 7}
+    assert generate_reply(model, processor, QUESTION, image, **kwargs) == generate_reply(
+        model, processor, QUESTION, image, **kwargs
+    )
+
+
+def test_dtype_and_image_path(cache_dir, image, tmp_path):
+    model, processor = load_policy("tiny-qwen2-vl", cache_dir=cache_dir, dtype="bf16", device="cpu")
+    assert model.dtype == torch.bfloat16
+    image.save(tmp_path / "card.png")
+    assert isinstance(
+        generate_reply(model, processor, QUESTION, tmp_path / "card.png", max_new_tokens=3), str
+    )
+    with pytest.raises(FileNotFoundError, match="image file not found"):
+        generate_reply(model, processor, QUESTION, tmp_path / "missing.png")
+    with pytest.raises(ValueError, match="unknown dtype 'float8'"):
+        load_policy("tiny-qwen2-vl", cache_dir=cache_dir, dtype="float8")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("qwen2-vl", "qwen2-vl"), ("Qwen2_VL", "qwen2-vl"), ("qwen2_5_vl", "qwen2.5-vl")]
+)
+def test_arch_names(given, expected):
+    assert normalize_arch(given) == expected
+
+
+def test_unknown_arch():
+    with pytest.raises(ValueError, match=r"unknown tiny VLM arch 'qwen3vl'; did you mean 'qwen3-vl'\?"):
+        normalize_arch("qwen3vl")
+    assert list(TINY_ARCHS) == ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]
