@@ -34,6 +34,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/reward_throughput.py
+	$(PY) benchmarks/eval_throughput.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
