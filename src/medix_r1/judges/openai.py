@@ -143,6 +143,12 @@ class OpenAIChatClient:
     def __del__(self) -> None:
         try:
             self._release_closed_loops()
+            for loop, state in self._states.items():  # pools on loops that still run: close there
+                if loop.is_running():
+                    asyncio.run_coroutine_threadsafe(state.session.close(), loop)
+                else:
+                    _release(state.session)
+            self._states.clear()
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
 
