@@ -57,3 +57,51 @@ def test_eval_run_errors_are_one_clear_line(tmp_path):
 def test_eval_tasks_lists_the_suite():
     r = runner.invoke(app, ["eval", "tasks", "medix17"])
     assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 17
+
+
+def test_one_endpoint_for_both_roles_sends_judge_settings_only_to_the_judge(suite, tmp_path, kit):
+    from medix_r1.testing.loopback import LoopbackChatServer
+
+    bodies = []
+
+    def both(messages, body):
+        bodies.append(body)
+        return (
+            kit.judge_reply(messages, body)
+            if "<candidate>" in kit._text(messages[0]["content"])
+            else kit.candidate_reply(messages, body)
+        )
+
+    with LoopbackChatServer(both) as server:
+        args = [
+            "eval",
+            "run",
+            "--model",
+            "cand",
+            "--base-url",
+            server.base_url,
+            "--judge-url",
+            server.base_url,
+        ]
+        args += [
+            "--judge-model",
+            "Qwen/Qwen3-14B",
+            "--tasks",
+            str(suite),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-report",
+        ]
+        r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    gen = [b for b in bodies if b["model"] == "cand"]
+    judge = [b for b in bodies if b["model"] == "Qwen/Qwen3-14B"]
+    assert len(gen) == kit.N_SAMPLES and len(gen) + len(judge) == len(bodies)
+    assert all(
+        "chat_template_kwargs" not in b and b["max_tokens"] == 2048 and b["temperature"] == 0.0 for b in gen
+    )
+    assert all(
+        b["chat_template_kwargs"] == {"enable_thinking": False} and b["max_tokens"] == 512 for b in judge
+    )
+    scores = json.loads((tmp_path / "o" / "cand" / "scores.json").read_text())
+    assert scores["overall"] == pytest.approx(kit.EXPECTED_OVERALL)

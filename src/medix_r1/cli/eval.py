@@ -144,11 +144,6 @@ def run(
         from medix_r1.judges.openai import OpenAIChatClient
 
         if url not in clients:  # one client (and one limit) per endpoint
-            extra = (
-                {"chat_template_kwargs": {"enable_thinking": False}}
-                if url == judge_url and not judge_thinking and _wants_no_think(judge_model, url)
-                else None
-            )
             clients[url] = OpenAIChatClient(
                 url,
                 served_model,
@@ -156,7 +151,6 @@ def run(
                 timeout_s=timeout_s,
                 max_retries=max_retries,
                 concurrency=concurrency,
-                extra_body=extra,
             )
         return clients[url]
 
@@ -203,6 +197,12 @@ def run(
                 max_reasks=judge_reasks,
             )
         elif judge_backend == "openai":
+            # Published judge settings: thinking off (Qwen3's chat template switch, sent by vLLM).
+            no_think = (
+                {"chat_template_kwargs": {"enable_thinking": False}}
+                if not judge_thinking and _wants_no_think(judge_model, judge_url)
+                else None
+            )
             if not judge_url:
                 raise _fail(
                     "the judge phase needs --judge-url (an OpenAI-compatible endpoint) and --judge-model"
@@ -212,6 +212,7 @@ def run(
                 model=judge_model,
                 rounds=judge_rounds,
                 max_reasks=judge_reasks,
+                extra_body=no_think,
             )
         else:
             raise _fail(f"--judge-backend {judge_backend!r}: choose openai or fake")

@@ -133,6 +133,7 @@ class JudgeProtocol:
         temperature: float = 0.0,
         max_reasks: int = 2,
         keep_replies_chars: int = 2000,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         if rounds < 1 or max_reasks < 0:
             raise ValueError("rounds must be >= 1 and max_reasks >= 0")
@@ -143,11 +144,21 @@ class JudgeProtocol:
         self.temperature = temperature
         self.max_reasks = max_reasks
         self.keep_replies_chars = keep_replies_chars
+        #: Sent with every judge request only (e.g. vLLM's ``chat_template_kwargs`` turning thinking off),
+        #: so a client shared with the candidate on one endpoint is not affected.
+        self.extra_body = dict(extra_body or {})
 
     @property
     def identity(self) -> str:
         """What the judgements depend on: judge model, prompt hash, rounds. Hashed into each row."""
-        return content_hash(self.model, JUDGE_PROMPT_HASH, self.rounds, self.max_tokens, self.temperature)
+        return content_hash(
+            self.model,
+            JUDGE_PROMPT_HASH,
+            self.rounds,
+            self.max_tokens,
+            self.temperature,
+            self.extra_body or None,
+        )
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -157,10 +168,11 @@ class JudgeProtocol:
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "max_reasks": self.max_reasks,
+            "extra_body": self.extra_body,
         }
 
     async def _ask(self, messages: list[dict[str, Any]]) -> str:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(self.extra_body)
         client_model = getattr(self.client, "model", None)
         if client_model is not None and client_model != self.model:
             extra["model"] = self.model  # one client shared with the candidate on the same endpoint
