@@ -99,3 +99,15 @@ def test_image_only_needs_a_qwen_vl_model(tmp_path, vl_tokenizer):
     vl_tokenizer.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="image_only=True needs a Qwen-VL model"):
         load_processor(tmp_path, image_only=True)
+
+
+def test_legacy_chat_template_json_is_used(saved, tmp_path):
+    # Hub Qwen-VL repos ship the processor's template as chat_template.json; AutoProcessor prefers it.
+    import json
+    import shutil
+
+    folder = shutil.copytree(saved["qwen2-vl"], tmp_path / "legacy")
+    (folder / "chat_template.jinja").unlink()
+    (folder / "chat_template.json").write_text(json.dumps({"chat_template": "{{ 'LEGACY' }}"}))
+    processor = load_processor(folder)
+    assert processor.apply_chat_template(build_messages("Q"), tokenize=False) == "LEGACY"

@@ -92,3 +92,9 @@ def test_unknown_arch():
     with pytest.raises(ValueError, match=r"unknown tiny VLM arch 'qwen3vl'; did you mean 'qwen3-vl'\?"):
         normalize_arch("qwen3vl")
     assert list(TINY_ARCHS) == ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]
+
+
+def test_unreachable_hub_id_fails_clearly(cache_dir):
+    # The tests run with HF_HUB_OFFLINE=1, so this fails at once instead of waiting for a network.
+    with pytest.raises(OSError, match="cannot load model 'nobody/no-such-model'.*no hub is reachable"):
+        load_policy("nobody/no-such-model", cache_dir=cache_dir)

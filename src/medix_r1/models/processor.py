@@ -128,6 +128,29 @@ def _model_type(path_or_id: str, **hub_kwargs: Any) -> str | None:
         return None  # a processor-only folder: AutoProcessor alone decides
 
 
+def _processor_chat_template(source: str, tokenizer: Any, **hub_kwargs: Any) -> str | None:
+    """The template ``AutoProcessor`` would use: ``chat_template.jinja``, else the older
+    ``chat_template.json`` (how hub Qwen-VL repos ship theirs), else the tokenizer's own."""
+    import json
+
+    from transformers.utils import cached_file
+
+    hub = {k: v for k, v in hub_kwargs.items() if k in ("revision", "token", "cache_dir", "local_files_only")}
+    for name in ("chat_template.jinja", "chat_template.json"):
+        file = cached_file(
+            source,
+            name,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+            **hub,
+        )
+        if file is None:
+            continue
+        text = Path(file).read_text(encoding="utf-8")
+        return text if name.endswith(".jinja") else json.loads(text)["chat_template"]
+    return tokenizer.chat_template
+
+
 def _with_pixel_range(image_processor: Any, min_pixels: int | None, max_pixels: int | None) -> Any:
     if min_pixels is None and max_pixels is None:
         return image_processor
@@ -210,4 +233,6 @@ def load_processor(
     image_processor = AutoImageProcessor.from_pretrained(source, **hub_kwargs)
     image_processor = _with_pixel_range(image_processor, min_pixels, max_pixels)
     assert model_type is not None  # can_fall_back implies a known model_type
-    return build_vl_processor(tokenizer, image_processor, model_type)
+    processor = build_vl_processor(tokenizer, image_processor, model_type)
+    processor.chat_template = _processor_chat_template(source, tokenizer, **hub_kwargs)
+    return processor
