@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-fast bench lint format clean
+.PHONY: install demo test test-fast bench lint format clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/medix-r1 reward demo
 
-test: $(STAMP)
+# Headless Chromium for the demo's browser test (tests/demo/test_demo_browser.py). `playwright install`
+# cannot download its browser here; Debian's chromium works. Installed when missing and running as
+# root (CI); otherwise the browser test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "note: chromium is missing and this is not root: the browser test will be skipped"; fi; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
