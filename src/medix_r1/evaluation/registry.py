@@ -22,7 +22,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -397,7 +396,3 @@ def _ensure_default_samples() -> Path:
             ) from exc
         ensure_samples(directory)
     return directory
-
-
-def with_base_dir(task: TaskSpec, base_dir: Path) -> TaskSpec:
-    return replace(task, base_dir=str(base_dir))

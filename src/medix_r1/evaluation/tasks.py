@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -530,7 +530,3 @@ def parse_python_list(text: Any) -> list[Any]:
     if not isinstance(value, list):
         raise TaskConfigError(f"expected a list of options, got {text!r}")
     return value
-
-
-def iter_names(tasks: Iterable[TaskSpec]) -> list[str]:
-    return [t.name for t in tasks]
