@@ -28,18 +28,69 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 FINDINGS = [
-    "pneumothorax", "pleural effusion", "consolidation", "cardiomegaly", "nodule", "mass", "fracture",
-    "hematoma", "cyst", "abscess", "atelectasis", "edema", "calcification", "stenosis", "aneurysm",
-    "infarct", "hemorrhage", "lymphadenopathy", "metastasis", "adenocarcinoma", "granuloma", "polyp",
+    "pneumothorax",
+    "pleural effusion",
+    "consolidation",
+    "cardiomegaly",
+    "nodule",
+    "mass",
+    "fracture",
+    "hematoma",
+    "cyst",
+    "abscess",
+    "atelectasis",
+    "edema",
+    "calcification",
+    "stenosis",
+    "aneurysm",
+    "infarct",
+    "hemorrhage",
+    "lymphadenopathy",
+    "metastasis",
+    "adenocarcinoma",
+    "granuloma",
+    "polyp",
 ]
 SITES = [
-    "lung", "liver", "kidney", "spleen", "brain", "femur", "tibia", "pancreas", "thyroid", "breast",
-    "colon", "stomach", "heart", "aorta", "retina", "bladder", "prostate", "uterus", "ovary", "humerus",
+    "lung",
+    "liver",
+    "kidney",
+    "spleen",
+    "brain",
+    "femur",
+    "tibia",
+    "pancreas",
+    "thyroid",
+    "breast",
+    "colon",
+    "stomach",
+    "heart",
+    "aorta",
+    "retina",
+    "bladder",
+    "prostate",
+    "uterus",
+    "ovary",
+    "humerus",
 ]
 SIDES = ["left", "right", "bilateral", "upper", "lower", "medial", "lateral", "posterior", "anterior"]
 QUALIFIERS = [
-    "small", "large", "acute", "chronic", "subtle", "extensive", "focal", "diffuse", "mild", "severe",
-    "early", "late-stage", "well-defined", "ill-defined", "multiple", "solitary",
+    "small",
+    "large",
+    "acute",
+    "chronic",
+    "subtle",
+    "extensive",
+    "focal",
+    "diffuse",
+    "mild",
+    "severe",
+    "early",
+    "late-stage",
+    "well-defined",
+    "ill-defined",
+    "multiple",
+    "solitary",
 ]
 TAGS = ["<X_RAY>", "<CT_SCAN>", "<MRI_SCAN>", "<ULTRASOUND>", "<MICROSCOPY>", "<FUNDUS_PHOTOGRAPHY>"]
 
@@ -70,7 +121,15 @@ def make_workload(prompts: int, group: int, seed: int = 0) -> tuple[list[str], l
 
 def start_server(latency_ms: float, capacity: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medix_r1.testing.loopback", "--latency-ms", str(latency_ms), "--capacity", str(capacity)],
+        [
+            sys.executable,
+            "-m",
+            "medix_r1.testing.loopback",
+            "--latency-ms",
+            str(latency_ms),
+            "--capacity",
+            str(capacity),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -91,7 +150,13 @@ def run_sequential(responses, solutions, url, embedder, limit=None):
     import httpx
 
     from medix_r1.judges.prompts import render_answer_match
-    from medix_r1.parsing import THINKING, extract_answer, is_invalid_answer, normalize_tag_whitespace, split_solution
+    from medix_r1.parsing import (
+        THINKING,
+        extract_answer,
+        is_invalid_answer,
+        normalize_tag_whitespace,
+        split_solution,
+    )
 
     model = embedder.load()
     client = httpx.Client(timeout=60)
@@ -121,10 +186,14 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=5)
     parser.add_argument("--latency-ms", type=float, default=25.0)
     parser.add_argument("--capacity", type=int, default=256)
-    parser.add_argument("--concurrency", type=int, default=256, help="judge requests our client keeps in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=256, help="judge requests our client keeps in flight"
+    )
     parser.add_argument("--embedding-model", default="minilm")
     parser.add_argument(
-        "--baseline-sample", type=int, default=None,
+        "--baseline-sample",
+        type=int,
+        default=None,
         help="time the sequential baseline on this many rollouts and scale up (default: all)",
     )
     args = parser.parse_args()
@@ -170,10 +239,14 @@ def main() -> None:
 
     n = len(responses)
     scored = sum(r["accuracy_llm"] is not None for r in results)
-    print(f"\nreward throughput: {args.prompts} prompts x {args.group} rollouts = {n} rollouts; "
-          f"judge {args.latency_ms:g} ms latency, capacity {args.capacity}; embedder {args.embedding_model}")
-    print(f"judge requests sent: {judge_requests}; unique strings encoded: {encoded}; "
-          f"batched encode rate {rate:.0f} strings/s; all {scored} rollouts scored\n")
+    print(
+        f"\nreward throughput: {args.prompts} prompts x {args.group} rollouts = {n} rollouts; "
+        f"judge {args.latency_ms:g} ms latency, capacity {args.capacity}; embedder {args.embedding_model}"
+    )
+    print(
+        f"judge requests sent: {judge_requests}; unique strings encoded: {encoded}; "
+        f"batched encode rate {rate:.0f} strings/s; all {scored} rollouts scored\n"
+    )
     rows = [
         ("ours (batched, overlapped)", ours),
         ("sequential (published pattern)" + (" *" if args.baseline_sample else ""), sequential),

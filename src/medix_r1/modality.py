@@ -66,33 +66,64 @@ MODALITIES: tuple[Modality, ...] = (
         ("XC",),
     ),
     Modality("CT_SCAN", "Computed tomography", ("ct", "cat scan", "computed tomography", "cta"), ("CT",)),
-    Modality("GRAPHICS", "Chart, diagram or drawing", ("graphic", "chart", "diagram", "figure", "plot", "drawing")),
+    Modality(
+        "GRAPHICS", "Chart, diagram or drawing", ("graphic", "chart", "diagram", "figure", "plot", "drawing")
+    ),
     Modality(
         "ANGIOGRAPHY",
         "Angiography",
         ("angiogram", "dsa", "digital subtraction angiography", "x-ray angiography"),
         ("XA",),
     ),
-    Modality("PET_SCAN", "Positron emission tomography", ("pet", "pet-ct", "pet/ct", "positron emission tomography"), ("PT",)),
+    Modality(
+        "PET_SCAN",
+        "Positron emission tomography",
+        ("pet", "pet-ct", "pet/ct", "positron emission tomography"),
+        ("PT",),
+    ),
     Modality(
         "ULTRASOUND",
         "Ultrasound",
         ("us", "ultrasonography", "sonography", "sonogram", "echo", "echocardiography", "doppler"),
         ("US", "IVUS"),
     ),
-    Modality("MRI_SCAN", "Magnetic resonance imaging", ("mri", "mr", "magnetic resonance", "magnetic resonance imaging"), ("MR",)),
+    Modality(
+        "MRI_SCAN",
+        "Magnetic resonance imaging",
+        ("mri", "mr", "magnetic resonance", "magnetic resonance imaging"),
+        ("MR",),
+    ),
     Modality(
         "FUNDUS_PHOTOGRAPHY",
         "Fundus photograph",
-        ("fundus", "fundus photo", "retinal photograph", "retina photo", "fundoscopy", "ophthalmic photography"),
+        (
+            "fundus",
+            "fundus photo",
+            "retinal photograph",
+            "retina photo",
+            "fundoscopy",
+            "ophthalmic photography",
+        ),
         ("OP",),
     ),
-    Modality("OCT_SCAN", "Optical coherence tomography", ("oct", "optical coherence tomography"), ("OPT", "OCT")),
-    Modality("ENDOSCOPY", "Endoscopy", ("endoscopic", "colonoscopy", "gastroscopy", "laparoscopy", "bronchoscopy"), ("ES",)),
+    Modality(
+        "OCT_SCAN", "Optical coherence tomography", ("oct", "optical coherence tomography"), ("OPT", "OCT")
+    ),
+    Modality(
+        "ENDOSCOPY",
+        "Endoscopy",
+        ("endoscopic", "colonoscopy", "gastroscopy", "laparoscopy", "bronchoscopy"),
+        ("ES",),
+    ),
     Modality("MAMMOGRAPHY", "Mammography", ("mammogram", "breast x-ray", "tomosynthesis"), ("MG",)),
     Modality("FLUOROSCOPY", "Fluoroscopy", ("fluoro", "barium swallow", "radioscopy"), ("RF",)),
     Modality("OTHER", "Other", ("unknown", "other modality"), ("OT",)),
-    Modality("SPECT", "Single-photon emission CT / nuclear medicine", ("nuclear medicine", "scintigraphy", "bone scan", "nm", "gamma camera"), ("NM", "ST")),
+    Modality(
+        "SPECT",
+        "Single-photon emission CT / nuclear medicine",
+        ("nuclear medicine", "scintigraphy", "bone scan", "nm", "gamma camera"),
+        ("NM", "ST"),
+    ),
 )
 
 MODALITY_NAMES: tuple[str, ...] = tuple(m.name for m in MODALITIES)
@@ -134,9 +165,7 @@ def resolve_modality(text: str) -> Modality:
         return found
     close = difflib.get_close_matches(_key(text), list(_LOOKUP), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(_LOOKUP[c].tag) for c in close)}?" if close else ""
-    raise UnknownModalityError(
-        f"unknown modality {text!r}.{hint} Valid tags: {', '.join(MODALITY_TAGS)}"
-    )
+    raise UnknownModalityError(f"unknown modality {text!r}.{hint} Valid tags: {', '.join(MODALITY_TAGS)}")
 
 
 def modality_from_dicom(code: str | None) -> Modality:

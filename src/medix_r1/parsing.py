@@ -221,9 +221,7 @@ def parse_response(text: str, fmt: ResponseFormat | None = None) -> ParsedRespon
         f"{re.escape(fmt.think_open)}(.*?){re.escape(fmt.think_close)}", normalized, re.DOTALL
     )
     # Reasoning is shown from the raw text so the demo keeps the model's own spacing.
-    raw_block = re.search(
-        rf"<\s*{fmt.think_tag}\s*>(.*?)<\s*/\s*{fmt.think_tag}\s*>", text, re.DOTALL
-    )
+    raw_block = re.search(rf"<\s*{fmt.think_tag}\s*>(.*?)<\s*/\s*{fmt.think_tag}\s*>", text, re.DOTALL)
     reasoning = None
     if raw_block is not None:
         reasoning = raw_block.group(1).strip()

@@ -7,11 +7,11 @@ import math
 
 import pytest
 
+from medix_r1.embedders import HashingEmbedder
 from medix_r1.integrations import easyr1, verl
 from medix_r1.integrations.engine_config import CONFIG_ENV
 from medix_r1.integrations.trl import trl_reward_funcs
 from medix_r1.judges import AnswerMatchJudge, FakeChatBackend
-from medix_r1.embedders import HashingEmbedder
 from medix_r1.rewards import build_reward
 
 GOOD = "<X_RAY><thinking>film</thinking><answer>left lung</answer>"
@@ -29,8 +29,17 @@ def test_verl_per_sample_signature() -> None:
     # verl's NaiveRewardManager calls compute_score(data_source=, solution_str=, ground_truth=, extra_info=, **reward_kwargs)
     params = list(inspect.signature(verl.compute_score).parameters)
     assert params[:4] == ["data_source", "solution_str", "ground_truth", "extra_info"]
-    result = verl.compute_score(data_source="slake", solution_str=GOOD, ground_truth=SOL, extra_info={"index": 0}, **OFFLINE)
-    assert result == {"score": 1.0, "format": 1.0, "accuracy_llm": 1.0, "accuracy_embed": 1.0, "modality": 1.0, "unscored": 0.0}
+    result = verl.compute_score(
+        data_source="slake", solution_str=GOOD, ground_truth=SOL, extra_info={"index": 0}, **OFFLINE
+    )
+    assert result == {
+        "score": 1.0,
+        "format": 1.0,
+        "accuracy_llm": 1.0,
+        "accuracy_embed": 1.0,
+        "modality": 1.0,
+        "unscored": 0.0,
+    }
     bad = verl.compute_score("slake", BAD, SOL, None, **OFFLINE)
     # No reasoning tag: format 0 and modality 0; the answer is the whole response, not a match.
     assert bad["format"] == 0.0 and bad["modality"] == 0.0 and bad["score"] == pytest.approx(0.0)
@@ -38,8 +47,11 @@ def test_verl_per_sample_signature() -> None:
 
 def test_verl_batch_signature_and_modality_in_extra_info() -> None:
     results = verl.compute_score_batch(
-        data_sources=["a", "b"], solution_strs=[GOOD, GOOD], ground_truths=["Left lung", SOL],
-        extra_infos=[{"modality": "CR"}, {}], **OFFLINE,
+        data_sources=["a", "b"],
+        solution_strs=[GOOD, GOOD],
+        ground_truths=["Left lung", SOL],
+        extra_infos=[{"modality": "CR"}, {}],
+        **OFFLINE,
     )
     assert [r["score"] for r in results] == [1.0, 1.0]
 
@@ -66,9 +78,16 @@ def test_easyr1_drop_in(tmp_path, monkeypatch) -> None:
 
 def test_engines_never_get_zero_for_an_outage() -> None:
     # Judge down, skip policy: the judge part is NaN and flagged; overall is re-weighted, not zeroed.
-    options = {"judge": "openai", "judge_url": "http://127.0.0.1:9/v1", "judge_retries": 0,
-               "embedding_model": "hashing", "on_judge_error": "skip"}
-    [row] = easyr1.compute_score([{"response": GOOD.replace("left lung", "the left lung"), "ground_truth": SOL}], **options)
+    options = {
+        "judge": "openai",
+        "judge_url": "http://127.0.0.1:9/v1",
+        "judge_retries": 0,
+        "embedding_model": "hashing",
+        "on_judge_error": "skip",
+    }
+    [row] = easyr1.compute_score(
+        [{"response": GOOD.replace("left lung", "the left lung"), "ground_truth": SOL}], **options
+    )
     assert math.isnan(row["accuracy_llm"]) and row["unscored"] == 1.0
     # Re-weighted over the three scored components (the hashing embedder finds no match here).
     assert row["accuracy_embed"] == 0.0
@@ -76,12 +95,16 @@ def test_engines_never_get_zero_for_an_outage() -> None:
     from medix_r1.judges import JudgeUnavailableError
 
     with pytest.raises(JudgeUnavailableError, match="127.0.0.1:9"):
-        easyr1.compute_score([{"response": GOOD.replace("left lung", "a left lung"), "ground_truth": SOL}],
-                             **{**options, "on_judge_error": "raise"})
+        easyr1.compute_score(
+            [{"response": GOOD.replace("left lung", "a left lung"), "ground_truth": SOL}],
+            **{**options, "on_judge_error": "raise"},
+        )
 
 
 def test_trl_reward_funcs_shape() -> None:
-    composite = build_reward("medix-r1", judge=AnswerMatchJudge(FakeChatBackend()), embedder=HashingEmbedder())
+    composite = build_reward(
+        "medix-r1", judge=AnswerMatchJudge(FakeChatBackend()), embedder=HashingEmbedder()
+    )
     funcs, weights = trl_reward_funcs(composite)
     assert [f.__name__ for f in funcs] == ["accuracy_llm", "accuracy_embed", "modality", "format"]
     assert weights == pytest.approx([0.5175, 0.3375, 0.045, 0.1])
@@ -103,23 +126,44 @@ def test_trl_grpo_two_steps_changes_trainable_parameters(tmp_path) -> None:
     model, processor = load_policy(model_dir)
     # A random tiny model earns 0 on every binary component, which gives no advantage to learn from;
     # the soft preset's continuous similarity differs between completions.
-    composite = build_reward("medix-r1-soft", judge=AnswerMatchJudge(FakeChatBackend()), embedder=HashingEmbedder())
+    composite = build_reward(
+        "medix-r1-soft", judge=AnswerMatchJudge(FakeChatBackend()), embedder=HashingEmbedder()
+    )
     funcs, weights = trl_reward_funcs(composite)
     rows = [
-        {"prompt": [{"role": "user", "content": [{"type": "text", "text": f"Which organ? case {i}"}]}],
-         "solution": "<X_RAY> left lung"}
+        {
+            "prompt": [{"role": "user", "content": [{"type": "text", "text": f"Which organ? case {i}"}]}],
+            "solution": "<X_RAY> left lung",
+        }
         for i in range(4)
     ]
     args = GRPOConfig(
-        output_dir=str(tmp_path / "out"), use_cpu=True, max_steps=2, per_device_train_batch_size=4,
-        num_generations=4, max_completion_length=16, learning_rate=1e-2, logging_steps=1, report_to=[],
-        reward_weights=weights, save_strategy="no", temperature=1.0, seed=0,
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        max_steps=2,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=16,
+        learning_rate=1e-2,
+        logging_steps=1,
+        report_to=[],
+        reward_weights=weights,
+        save_strategy="no",
+        temperature=1.0,
+        seed=0,
     )
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_list(rows),
-                          processing_class=processor)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=processor,
+    )
     trainer.train()
-    changed = [n for n, p in trainer.model.named_parameters() if p.requires_grad and not torch.equal(p, before[n])]
+    changed = [
+        n for n, p in trainer.model.named_parameters() if p.requires_grad and not torch.equal(p, before[n])
+    ]
     assert changed, "no trainable parameter changed after two GRPO steps"
     logged = {k for entry in trainer.state.log_history for k in entry}
     for name in ("accuracy_llm", "accuracy_embed", "modality", "format"):

@@ -19,9 +19,15 @@ def tiny_lm(tmp_path_factory):
 
     tokenizer = load_vl_tokenizer(tmp_path_factory.mktemp("cache"))
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=1024,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(0)
     return LlamaForCausalLM(config).eval(), tokenizer
@@ -58,6 +64,10 @@ def test_scripted_replies_are_parsed(tiny_lm, monkeypatch) -> None:
 
     model, tokenizer = tiny_lm
     backend = TransformersChatBackend(model, tokenizer)
-    monkeypatch.setattr(backend, "generate_batch", lambda convs, max_tokens: ["YES" if "zebra" in c[0]["content"] else "No." for c in convs])
+    monkeypatch.setattr(
+        backend,
+        "generate_batch",
+        lambda convs, max_tokens: ["YES" if "zebra" in c[0]["content"] else "No." for c in convs],
+    )
     verdicts = asyncio.run(AnswerMatchJudge(backend).amatch([("zebra thing", "x y"), ("other", "x y")]))
     assert [v.match for v in verdicts] == [True, False]

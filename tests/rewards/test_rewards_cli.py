@@ -15,13 +15,29 @@ from medix_r1.testing.loopback import FaultPlan, LoopbackChatServer
 runner = CliRunner()
 
 ROWS = [
-    {"id": "r1", "response": "<X_RAY><thinking>a</thinking><answer>left lung</answer>", "solution": "<X_RAY> Left lung."},
-    {"id": "r2", "response": "<X_RAY><thinking>a</thinking><answer>the left lung</answer>", "solution": "<X_RAY> left lung"},
-    {"id": "r3", "response": "<CT_SCAN><thinking>a</thinking><answer>femur</answer>", "solution": "Left lung", "modality": "CR"},
+    {
+        "id": "r1",
+        "response": "<X_RAY><thinking>a</thinking><answer>left lung</answer>",
+        "solution": "<X_RAY> Left lung.",
+    },
+    {
+        "id": "r2",
+        "response": "<X_RAY><thinking>a</thinking><answer>the left lung</answer>",
+        "solution": "<X_RAY> left lung",
+    },
+    {
+        "id": "r3",
+        "response": "<CT_SCAN><thinking>a</thinking><answer>femur</answer>",
+        "solution": "Left lung",
+        "modality": "CR",
+    },
     {"id": "r4", "response": "<X_RAY><thinking>a</thinking><answer>B</answer>", "solution": "<X_RAY> B"},
 ] + [
-    {"id": f"u{i}", "response": f"<MRI_SCAN><thinking>t</thinking><answer>lesion {i} in liver</answer>",
-     "solution": f"<MRI_SCAN> lesion {i % 7} in liver"}
+    {
+        "id": f"u{i}",
+        "response": f"<MRI_SCAN><thinking>t</thinking><answer>lesion {i} in liver</answer>",
+        "solution": f"<MRI_SCAN> lesion {i % 7} in liver",
+    }
     for i in range(30)
 ]
 
@@ -47,17 +63,45 @@ def free_port() -> int:
 
 def test_fake_judge_output_and_summary(tmp_path: Path) -> None:
     src = write_rows(tmp_path / "in.jsonl", ROWS)
-    result = score([str(src), "-o", str(tmp_path / "out.jsonl"), "--judge", "fake", "--summary-json", str(tmp_path / "s.json")])
+    result = score(
+        [
+            str(src),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--judge",
+            "fake",
+            "--summary-json",
+            str(tmp_path / "s.json"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     out = read_rows(tmp_path / "out.jsonl")
     assert [r["id"] for r in out] == [r["id"] for r in ROWS]
-    assert list(out[0]) == ["id", "response", "solution", "overall", "format", "accuracy_llm", "accuracy_embed", "modality"]
+    assert list(out[0]) == [
+        "id",
+        "response",
+        "solution",
+        "overall",
+        "format",
+        "accuracy_llm",
+        "accuracy_embed",
+        "modality",
+    ]
     assert out[0]["overall"] == 1.0
     assert out[2]["input_modality"] == "CR" and out[2]["modality"] == 0.0  # CT_SCAN answered, X_RAY expected
     assert out[3]["accuracy_llm"] == 0.0  # a bare letter never scores
     summary = json.loads((tmp_path / "s.json").read_text())
-    for key in ("rollouts", "scoring_seconds", "rollouts_per_second", "judge_requests", "judge_cache_hits",
-                "judge_retries", "judge_failures", "unscored", "means"):
+    for key in (
+        "rollouts",
+        "scoring_seconds",
+        "rollouts_per_second",
+        "judge_requests",
+        "judge_cache_hits",
+        "judge_retries",
+        "judge_failures",
+        "unscored",
+        "means",
+    ):
         assert key in summary
     assert summary["rollouts"] == 34 and summary["unscored"] == 0 and summary["judge_failures"] == 0
     assert set(summary["means"]) == {"overall", "format", "accuracy_llm", "accuracy_embed", "modality"}
@@ -70,8 +114,21 @@ def test_twenty_percent_judge_failures_change_nothing(tmp_path: Path) -> None:
         ok = score([str(src), "-o", str(tmp_path / "clean.jsonl"), "--judge-url", clean.base_url])
     assert ok.exit_code == 0, ok.output
     with LoopbackChatServer(faults=FaultPlan(rate=0.2, seed=3, hang_s=1)) as flaky:
-        bad = score([str(src), "-o", str(tmp_path / "flaky.jsonl"), "--judge-url", flaky.base_url,
-                     "--judge-timeout", "0.3", "--judge-retries", "8", "--summary-json", str(tmp_path / "s.json")])
+        bad = score(
+            [
+                str(src),
+                "-o",
+                str(tmp_path / "flaky.jsonl"),
+                "--judge-url",
+                flaky.base_url,
+                "--judge-timeout",
+                "0.3",
+                "--judge-retries",
+                "8",
+                "--summary-json",
+                str(tmp_path / "s.json"),
+            ]
+        )
         injected = sum(flaky.faults_injected.values())
     assert bad.exit_code == 0, bad.output
     assert read_rows(tmp_path / "flaky.jsonl") == read_rows(tmp_path / "clean.jsonl")
@@ -92,8 +149,21 @@ def test_judge_down_exits_non_zero_naming_the_url(tmp_path: Path) -> None:
 def test_judge_down_skip_leaves_only_the_judge_unscored(tmp_path: Path) -> None:
     src = write_rows(tmp_path / "in.jsonl", ROWS)
     url = f"http://127.0.0.1:{free_port()}/v1"
-    result = score([str(src), "-o", str(tmp_path / "out.jsonl"), "--judge-url", url, "--judge-retries", "1",
-                    "--on-judge-error", "skip", "--summary-json", str(tmp_path / "s.json")])
+    result = score(
+        [
+            str(src),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--judge-url",
+            url,
+            "--judge-retries",
+            "1",
+            "--on-judge-error",
+            "skip",
+            "--summary-json",
+            str(tmp_path / "s.json"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     with LoopbackChatServer() as clean:
         score([str(src), "-o", str(tmp_path / "ref.jsonl"), "--judge-url", clean.base_url])
@@ -115,11 +185,17 @@ def test_judge_down_skip_leaves_only_the_judge_unscored(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b'{"response": "a", "solution": "<X_RAY> b"}\n{oops\n', "in.jsonl:2: invalid JSON"),
-        (b'{"id": 7, "response": "a"}\n', "in.jsonl:1 (id 7): field 'solution' must be a string, got nothing (missing)"),
+        (
+            b'{"id": 7, "response": "a"}\n',
+            "in.jsonl:1 (id 7): field 'solution' must be a string, got nothing (missing)",
+        ),
         (b'{"response": 3, "solution": "x"}\n', "in.jsonl:1: field 'response' must be a string, got int"),
         (b'{"response": "a", "solution": "<X_RAY> b"}\n\xff\xfe\n', "in.jsonl:2: not valid UTF-8"),
-        (b'[1, 2]\n', "in.jsonl:1: expected a JSON object, got list"),
-        (b'{"response": "a", "solution": "<CT_SCAN> b", "modality": "MR"}\n', "tagged <CT_SCAN> but 'modality' says <MRI_SCAN>"),
+        (b"[1, 2]\n", "in.jsonl:1: expected a JSON object, got list"),
+        (
+            b'{"response": "a", "solution": "<CT_SCAN> b", "modality": "MR"}\n',
+            "tagged <CT_SCAN> but 'modality' says <MRI_SCAN>",
+        ),
     ],
 )
 def test_bad_input_names_file_line_and_field(tmp_path: Path, content: bytes, message: str) -> None:

@@ -46,12 +46,28 @@ SOL = "<X_RAY> Left lung."
 # (id, response, solution, format, llm, embed, modality)
 CASES = [
     ("exact", "<X_RAY><thinking>r</thinking><answer>Left lung</answer>", SOL, 1, 1, 1, 1),
-    ("tag-whitespace", "< X_RAY >\n< thinking > r </ thinking >\n< answer > Left lung. </ answer >", SOL, 1, 1, 1, 1),
+    (
+        "tag-whitespace",
+        "< X_RAY >\n< thinking > r </ thinking >\n< answer > Left lung. </ answer >",
+        SOL,
+        1,
+        1,
+        1,
+        1,
+    ),
     ("lower-modality", "<x_ray><thinking>r</thinking><answer>Left lung</answer>", SOL, 1, 1, 1, 1),
     # Upper-case reasoning tag: the format and modality checks look for '<thinking>' literally.
     ("upper-thinking-tag", "<X_RAY><THINKING>r</THINKING><answer>Left lung</answer>", SOL, 0, 1, 1, 0),
     ("text-after-answer", "<X_RAY><thinking>r</thinking><answer>Left lung</answer> done", SOL, 0, 1, 1, 1),
-    ("two-answer-blocks", "<X_RAY><thinking>r</thinking><answer>Left lung</answer><answer>x</answer>", SOL, 1, 1, 1, 1),
+    (
+        "two-answer-blocks",
+        "<X_RAY><thinking>r</thinking><answer>Left lung</answer><answer>x</answer>",
+        SOL,
+        1,
+        1,
+        1,
+        1,
+    ),
     ("colon-answer", "<X_RAY><thinking>r</thinking><answer>Answer: Left lung</answer>", SOL, 1, 0, 0, 1),
     ("question-answer", "<X_RAY><thinking>r</thinking><answer>Left lung?</answer>", SOL, 1, 0, 0, 1),
     ("one-letter", "<X_RAY><thinking>r</thinking><answer>B</answer>", "<X_RAY> B", 1, 0, 0, 1),
@@ -62,11 +78,35 @@ CASES = [
     # Not an exact match (case differs): the judge and the embedder decide.
     ("case-differs", "<X_RAY><thinking>r</thinking><answer>left LUNG</answer>", SOL, 1, 1, 1, 1),
     ("wrong", "<X_RAY><thinking>r</thinking><answer>Right femur</answer>", SOL, 1, 0, 0, 1),
-    ("text-before-thinking", "<X_RAY> I see <thinking>r</thinking><answer>Left lung</answer>", SOL, 1, 1, 1, 0),
+    (
+        "text-before-thinking",
+        "<X_RAY> I see <thinking>r</thinking><answer>Left lung</answer>",
+        SOL,
+        1,
+        1,
+        1,
+        0,
+    ),
     ("slash-joined", "<X_RAY><thinking>r</thinking><answer>3 / 4 cm</answer>", "<X_RAY> 3/4 cm", 1, 1, 1, 1),
     # The reference modality is not stripped: a leading space in the solution never matches.
-    ("solution-leading-space", "<X_RAY><thinking>r</thinking><answer>Left lung</answer>", " <X_RAY> Left lung", 1, 1, 1, 0),
-    ("think-tags-under-thinking-preset", "<X_RAY><think>r</think><answer>Left lung</answer>", SOL, 0, 1, 1, 0),
+    (
+        "solution-leading-space",
+        "<X_RAY><thinking>r</thinking><answer>Left lung</answer>",
+        " <X_RAY> Left lung",
+        1,
+        1,
+        1,
+        0,
+    ),
+    (
+        "think-tags-under-thinking-preset",
+        "<X_RAY><think>r</think><answer>Left lung</answer>",
+        SOL,
+        0,
+        1,
+        1,
+        0,
+    ),
     ("empty-answer", "<X_RAY><thinking>r</thinking><answer></answer>", SOL, 1, 0, 0, 1),
     ("wrong-modality", "<CT_SCAN><thinking>r</thinking><answer>Left lung</answer>", SOL, 1, 1, 1, 0),
     ("no-reasoning-block", "<X_RAY><answer>Left lung</answer>", SOL, 0, 1, 1, 0),
@@ -78,7 +118,9 @@ def reward() -> CompositeReward:
     return build_reward("medix-r1", judge=AnswerMatchJudge(FakeChatBackend()), embedder=CaseFoldEmbedder())
 
 
-@pytest.mark.parametrize(("name", "response", "solution", "fmt", "llm", "embed", "modality"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "response", "solution", "fmt", "llm", "embed", "modality"), CASES, ids=[c[0] for c in CASES]
+)
 def test_published_components(reward, name, response, solution, fmt, llm, embed, modality) -> None:
     [row] = reward.score([response], [solution])
     assert row == {
@@ -102,7 +144,9 @@ def test_batch_equals_one_by_one_and_skips_requests_for_shortcuts(reward) -> Non
 
 
 def test_think_preset() -> None:
-    reward = build_reward("medix-r1-think", judge=AnswerMatchJudge(FakeChatBackend()), embedder=CaseFoldEmbedder())
+    reward = build_reward(
+        "medix-r1-think", judge=AnswerMatchJudge(FakeChatBackend()), embedder=CaseFoldEmbedder()
+    )
     [row] = reward.score(["<X_RAY><think>r</think><answer>Left lung</answer>"], [SOL])
     assert row["format"] == 1.0 and row["modality"] == 1.0
     [row] = reward.score(["<X_RAY><thinking>r</thinking><answer>Left lung</answer>"], [SOL])
@@ -111,7 +155,9 @@ def test_think_preset() -> None:
 
 def test_weights_are_the_published_ones() -> None:
     weights = dict(get_preset("medix-r1").weights)
-    assert weights == pytest.approx({"accuracy_llm": 0.5175, "accuracy_embed": 0.3375, "modality": 0.045, "format": 0.1})
+    assert weights == pytest.approx(
+        {"accuracy_llm": 0.5175, "accuracy_embed": 0.3375, "modality": 0.045, "format": 0.1}
+    )
     assert sum(weights.values()) == pytest.approx(1.0)
     assert get_preset("medix-r1").differs is None
     assert all(PRESETS[name].differs for name in PRESETS if name != "medix-r1")
@@ -169,7 +215,10 @@ def test_single_rewards_accept_chat_completions() -> None:
 
 def test_renormalize_missing() -> None:
     reward = build_reward(
-        "medix-r1", judge=AnswerMatchJudge(FakeChatBackend()), embedder=CaseFoldEmbedder(), renormalize_missing=True
+        "medix-r1",
+        judge=AnswerMatchJudge(FakeChatBackend()),
+        embedder=CaseFoldEmbedder(),
+        renormalize_missing=True,
     )
     row = {"accuracy_llm": None, "accuracy_embed": 1.0, "modality": 1.0, "format": 1.0}
     assert reward._combine(row) == pytest.approx((0.3375 + 0.045 + 0.1) / (1 - 0.5175))

@@ -89,7 +89,10 @@ def test_is_invalid_answer(answer: str, invalid: bool) -> None:
         ("<thinking>a</thinking><answer>b</answer> extra", False),  # text after the final </answer>
         ("<thinking>a</thinking><answer>b</answer><answer>c</answer>", True),  # non-greedy groups stretch
         ("<thinking>a</thinking>text<answer>b</answer>", False),  # only whitespace may sit between blocks
-        ("<thinking>a</thinking>x</thinking><answer>b</answer>", True),  # reasoning may stretch to a later close
+        (
+            "<thinking>a</thinking>x</thinking><answer>b</answer>",
+            True,
+        ),  # reasoning may stretch to a later close
         ("<answer>b</answer>", False),  # no reasoning block
         ("<thinking>a</thinking>", False),  # no answer block
         ("<think>a</think><answer>b</answer>", False),  # wrong tag for this format
@@ -118,7 +121,10 @@ def test_parse_response_detects_tag_and_keeps_raw_reasoning() -> None:
 def test_parse_response_malformed() -> None:
     parsed = parse_response("I think it is a cyst")
     assert (parsed.modality, parsed.reasoning, parsed.answer, parsed.well_formed) == (
-        None, None, "I think it is a cyst", False,
+        None,
+        None,
+        "I think it is a cyst",
+        False,
     )
     assert parse_response("<mri><thinking>x</thinking><answer>y</answer>").modality_name == "<MRI_SCAN>"
     assert parse_response("<wat><thinking>x</thinking><answer>y</answer>").modality_name is None

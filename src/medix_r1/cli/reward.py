@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,23 +18,35 @@ def _fail(message: str, code: int) -> None:
 
 @app.command("score")
 def score(
-    input_path: Path = typer.Argument(..., help="JSONL rows with 'response' and 'solution' ('<TAG> answer')."),
+    input_path: Path = typer.Argument(
+        ..., help="JSONL rows with 'response' and 'solution' ('<TAG> answer')."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored rows (JSONL)."),
     preset: str = typer.Option("medix-r1", help="Reward preset (see `medix-r1 reward presets`)."),
-    judge: Optional[str] = typer.Option(
-        None, help="Judge backend: openai (default when --judge-url is given), transformers, or fake (tests, demos)."
+    judge: str | None = typer.Option(
+        None,
+        help="Judge backend: openai (default when --judge-url is given), transformers, or fake (tests, demos).",
     ),
-    judge_url: Optional[str] = typer.Option(None, help="OpenAI-compatible judge base URL, e.g. http://localhost:8085/v1."),
-    judge_model: str = typer.Option("Qwen/Qwen3-4B-Instruct-2507", help="Judge model name (or path for transformers)."),
+    judge_url: str | None = typer.Option(
+        None, help="OpenAI-compatible judge base URL, e.g. http://localhost:8085/v1."
+    ),
+    judge_model: str = typer.Option(
+        "Qwen/Qwen3-4B-Instruct-2507", help="Judge model name (or path for transformers)."
+    ),
     judge_concurrency: int = typer.Option(64, help="Judge requests in flight at most."),
     judge_timeout: float = typer.Option(60.0, help="Seconds before one judge request times out."),
-    judge_retries: int = typer.Option(4, help="Retries per judge request on 429 / 5xx / timeouts / bad replies."),
-    judge_cache: Optional[Path] = typer.Option(None, help="SQLite file caching judge verdicts across runs."),
-    embedding_model: str = typer.Option(
-        "minilm", help="Sentence-transformers id or path; 'minilm' = packaged offline MiniLM; 'hashing' = test embedder."
+    judge_retries: int = typer.Option(
+        4, help="Retries per judge request on 429 / 5xx / timeouts / bad replies."
     ),
-    on_judge_error: str = typer.Option("raise", help="After retries: raise (exit non-zero) or skip (leave unscored)."),
-    summary_json: Optional[Path] = typer.Option(None, help="Also write the run summary here (JSON)."),
+    judge_cache: Path | None = typer.Option(None, help="SQLite file caching judge verdicts across runs."),
+    embedding_model: str = typer.Option(
+        "minilm",
+        help="Sentence-transformers id or path; 'minilm' = packaged offline MiniLM; 'hashing' = test embedder.",
+    ),
+    on_judge_error: str = typer.Option(
+        "raise", help="After retries: raise (exit non-zero) or skip (leave unscored)."
+    ),
+    summary_json: Path | None = typer.Option(None, help="Also write the run summary here (JSON)."),
     chunk_size: int = typer.Option(512, help="Rows scored (and written) per batch."),
 ) -> None:
     """Score INPUT_PATH into --output, adding overall, format, accuracy_llm, accuracy_embed, modality."""
@@ -70,14 +81,22 @@ def score(
     reward = build_reward_from_config(config)
     console = Console(stderr=True)
     progress = Progress(
-        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-        transient=True, disable=not console.is_terminal,
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     )
     task = progress.add_task("score", total=None)
     try:
         with progress:
             summary = score_file(
-                input_path, output, reward, chunk_size=chunk_size,
+                input_path,
+                output,
+                reward,
+                chunk_size=chunk_size,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except RolloutFileError as exc:
@@ -130,7 +149,9 @@ def presets() -> None:
 
 @app.command("demo")
 def demo(
-    embedding_model: str = typer.Option("minilm", help="Embedder for the similarity reward (offline MiniLM by default)."),
+    embedding_model: str = typer.Option(
+        "minilm", help="Embedder for the similarity reward (offline MiniLM by default)."
+    ),
 ) -> None:
     """Score the bundled example rollouts offline and print every component (fake judge, real embedder)."""
     from importlib.resources import files
@@ -154,6 +175,12 @@ def demo(
     for column in ("id", "overall", "format", "accuracy_llm", "accuracy_embed", "modality"):
         table.add_column(column, justify="left" if column == "id" else "right")
     for row, result in zip(rows, results, strict=True):
-        table.add_row(row["id"], *(f"{result[k]:.4f}" for k in ("overall", "format", "accuracy_llm", "accuracy_embed", "modality")))
+        table.add_row(
+            row["id"],
+            *(
+                f"{result[k]:.4f}"
+                for k in ("overall", "format", "accuracy_llm", "accuracy_embed", "modality")
+            ),
+        )
     console.print(table)
     console.print(f"source: {path}")

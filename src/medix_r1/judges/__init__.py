@@ -49,5 +49,7 @@ def make_chat_backend(name: str, **options: Any) -> ChatBackend:
     except KeyError:
         close = difflib.get_close_matches(name, list(JUDGE_BACKENDS), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown judge backend {name!r}.{hint} Valid: {', '.join(JUDGE_BACKENDS)}") from None
+        raise ValueError(
+            f"unknown judge backend {name!r}.{hint} Valid: {', '.join(JUDGE_BACKENDS)}"
+        ) from None
     return cls(**options)

@@ -92,9 +92,7 @@ class AnswerMatchJudge:
             self.backend.endpoint, self.reasks + 1, f"no YES/NO in the reply (last: {reply[:60]!r})"
         )
 
-    async def amatch(
-        self, pairs: Sequence[tuple[str, str]], *, fail_fast: bool = True
-    ) -> list[MatchVerdict]:
+    async def amatch(self, pairs: Sequence[tuple[str, str]], *, fail_fast: bool = True) -> list[MatchVerdict]:
         """Judge (candidate, reference) pairs. With ``fail_fast`` the first pair that cannot be
         judged cancels the rest and raises :class:`JudgeUnavailableError` (verdicts already
         obtained are still cached); otherwise it becomes ``MatchVerdict(None, reason)``."""

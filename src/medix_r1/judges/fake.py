@@ -15,7 +15,9 @@ from medix_r1.judges.stats import JudgeStats
 
 __all__ = ["FakeChatBackend", "fake_chat_reply", "fake_answers_match"]
 
-_FILLER = frozenset({"a", "an", "the", "of", "is", "are", "in", "on", "this", "there", "it", "shows", "image"})
+_FILLER = frozenset(
+    {"a", "an", "the", "of", "is", "are", "in", "on", "this", "there", "it", "shows", "image"}
+)
 _BLOCK = re.compile(r"<(reference|candidate)>\n?(.*?)\n?</\1>", re.DOTALL)
 
 

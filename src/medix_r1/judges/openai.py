@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import os
 import random
@@ -59,10 +60,8 @@ def _close_open_sessions() -> None:
         for loop, state in list(client._states.items()):
             if loop.is_running():
                 future = asyncio.run_coroutine_threadsafe(state.session.close(), loop)
-                try:
+                with contextlib.suppress(Exception):  # best effort at interpreter exit
                     future.result(timeout=2)
-                except Exception:  # noqa: BLE001 - best effort at interpreter exit
-                    pass
 
 
 def _release(session: Any) -> None:

@@ -20,7 +20,9 @@ class TransformersChatBackend:
 
     backend_name = "transformers"
 
-    def __init__(self, model: Any, tokenizer: Any = None, *, device: str = "auto", batch_size: int = 16) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any = None, *, device: str = "auto", batch_size: int = 16
+    ) -> None:
         # `model` is a path / hub id, or an already-loaded model (then `tokenizer` is required).
         self._model_ref = model
         self._tokenizer = tokenizer
@@ -74,9 +76,12 @@ class TransformersChatBackend:
             for start in range(0, len(conversations), self.batch_size):
                 chunk = conversations[start : start + self.batch_size]
                 texts = [
-                    tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chunk
+                    tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
+                    for c in chunk
                 ]
-                enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+                enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+                    model.device
+                )
                 with torch.inference_mode():
                     out = model.generate(
                         **enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id

@@ -20,18 +20,28 @@ class RewardConfig(BaseModel):
 
     preset: str = Field("medix-r1", description="Reward preset: medix-r1, medix-r1-think, medix-r1-soft, ...")
     judge: Literal["openai", "transformers", "fake"] = Field(
-        "openai", description="Judge backend: an OpenAI-compatible server, an in-process model, or the fake test judge"
+        "openai",
+        description="Judge backend: an OpenAI-compatible server, an in-process model, or the fake test judge",
     )
-    judge_url: str | None = Field(None, description="Base URL of the OpenAI-compatible judge, e.g. http://localhost:8085/v1")
+    judge_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible judge, e.g. http://localhost:8085/v1"
+    )
     judge_model: str = Field(
-        "Qwen/Qwen3-4B-Instruct-2507", description="Judge model name (served name, or path for the transformers backend)"
+        "Qwen/Qwen3-4B-Instruct-2507",
+        description="Judge model name (served name, or path for the transformers backend)",
     )
-    judge_api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the judge's API key")
+    judge_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the judge's API key"
+    )
     judge_concurrency: int = Field(64, ge=1, description="Judge requests in flight at most")
     judge_timeout_s: float = Field(60.0, gt=0, description="Seconds before one judge request times out")
-    judge_retries: int = Field(4, ge=0, description="Retries of a failed judge request (429, 5xx, timeouts, bad bodies)")
+    judge_retries: int = Field(
+        4, ge=0, description="Retries of a failed judge request (429, 5xx, timeouts, bad bodies)"
+    )
     judge_reasks: int = Field(2, ge=0, description="Re-asks when a reply is neither YES nor NO")
-    judge_cache: Path | None = Field(None, description="SQLite file caching verdicts across runs (off when unset)")
+    judge_cache: Path | None = Field(
+        None, description="SQLite file caching verdicts across runs (off when unset)"
+    )
     judge_disable_thinking: bool = Field(
         True, description="Send chat_template_kwargs.enable_thinking=false (vLLM; Qwen3 judges) as published"
     )
@@ -43,7 +53,8 @@ class RewardConfig(BaseModel):
     embedding_device: str = Field("auto", description="cpu, cuda, or auto")
     embedding_batch_size: int = Field(128, ge=1, description="Strings per encoder batch")
     on_judge_error: Literal["raise", "skip"] = Field(
-        "raise", description="After retries: raise (stop, naming the URL) or skip (leave accuracy_llm unscored)"
+        "raise",
+        description="After retries: raise (stop, naming the URL) or skip (leave accuracy_llm unscored)",
     )
 
     @model_validator(mode="after")
@@ -52,7 +63,9 @@ class RewardConfig(BaseModel):
 
         get_preset(self.preset)
         if self.judge == "openai" and not self.judge_url:
-            raise ValueError("judge 'openai' needs judge_url (e.g. http://localhost:8085/v1), or use judge='fake'")
+            raise ValueError(
+                "judge 'openai' needs judge_url (e.g. http://localhost:8085/v1), or use judge='fake'"
+            )
         return self
 
 
@@ -73,7 +86,9 @@ def build_reward_from_config(config: RewardConfig) -> CompositeReward:
     from medix_r1.rewards.presets import build_reward
 
     if config.judge == "openai":
-        extra = {"chat_template_kwargs": {"enable_thinking": False}} if config.judge_disable_thinking else None
+        extra = (
+            {"chat_template_kwargs": {"enable_thinking": False}} if config.judge_disable_thinking else None
+        )
         backend = make_chat_backend(
             "openai",
             base_url=config.judge_url,
@@ -90,9 +105,13 @@ def build_reward_from_config(config: RewardConfig) -> CompositeReward:
         backend = make_chat_backend("fake")
     cache = VerdictCache(config.judge_cache) if config.judge_cache else None
     judge = AnswerMatchJudge(backend, reasks=config.judge_reasks, cache=cache)
-    embed_options = {} if config.embedding_model == "hashing" else {
-        "device": config.embedding_device,
-        "batch_size": config.embedding_batch_size,
-    }
+    embed_options = (
+        {}
+        if config.embedding_model == "hashing"
+        else {
+            "device": config.embedding_device,
+            "batch_size": config.embedding_batch_size,
+        }
+    )
     embedder = make_embedder(config.embedding_model, **embed_options)
     return build_reward(config.preset, judge=judge, embedder=embedder, on_judge_error=config.on_judge_error)

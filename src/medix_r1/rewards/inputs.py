@@ -40,7 +40,9 @@ def completion_text(completion: Any) -> str:
         if isinstance(content, list):
             return "".join(part.get("text", "") for part in content if isinstance(part, dict))
         return "" if content is None else str(content)
-    raise RewardInputError(f"a completion must be text or a list of chat messages, got {type(completion).__name__}")
+    raise RewardInputError(
+        f"a completion must be text or a list of chat messages, got {type(completion).__name__}"
+    )
 
 
 def compose_solution(solution: str | None, modality: str | None) -> str:

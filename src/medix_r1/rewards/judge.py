@@ -60,7 +60,10 @@ class JudgeAccuracyReward:
             self.unscored += failed
             log.warning(
                 "judge at %s could not score %d of %d rollouts (left unscored): %s",
-                self.judge.endpoint, failed, len(rollouts), reason,
+                self.judge.endpoint,
+                failed,
+                len(rollouts),
+                reason,
             )
         return scores
 

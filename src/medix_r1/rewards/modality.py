@@ -40,6 +40,4 @@ class ModalityReward:
         modality: Sequence[str | None] | None = None,
         **_: Any,
     ) -> list[float]:
-        if solution is None:
-            solution = [""] * len(completions) if modality is not None else None
         return self.score_rollouts(prepare_rollouts(completions, solution, modality, self.fmt))  # type: ignore[arg-type]

@@ -112,7 +112,9 @@ def build_reward(
     binary = overrides.get("embed_binary", spec.embed_binary)
     rewards = {
         "accuracy_llm": JudgeAccuracyReward(judge, on_error=on_judge_error, fmt=spec.fmt),
-        "accuracy_embed": EmbeddingSimilarityReward(embedder, threshold=threshold, binary=binary, fmt=spec.fmt),
+        "accuracy_embed": EmbeddingSimilarityReward(
+            embedder, threshold=threshold, binary=binary, fmt=spec.fmt
+        ),
         "modality": ModalityReward(spec.fmt),
         "format": FormatReward(spec.fmt),
     }

@@ -156,7 +156,11 @@ class LoopbackChatServer:
                     "object": "chat.completion",
                     "model": body.get("model", "loopback"),
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
                     ],
                 }
                 return 200, json.dumps(out).encode(), ""
@@ -227,7 +231,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     args = parser.parse_args(argv)
     server = LoopbackChatServer(
-        latency_s=args.latency_ms / 1000, capacity=args.capacity, faults=FaultPlan(rate=args.fault_rate), port=args.port
+        latency_s=args.latency_ms / 1000,
+        capacity=args.capacity,
+        faults=FaultPlan(rate=args.fault_rate),
+        port=args.port,
     )
 
     async def run() -> None:
