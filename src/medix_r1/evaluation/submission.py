@@ -1,11 +1,13 @@
 """Leaderboard submission archives in the published naming.
 
-The published ``submit.sh`` zips ``results/<m>/`` (``<m>`` = the model's folder name) into
-``<id>_<m>_submission.zip`` where ``<id>`` is the first 8 hex digits of the MD5 of the text
-``<m>_submission``.
+A run folder ``results/<m>/`` (``<m>`` = the model's folder name) is zipped as
+``<id>_<m>_submission.zip`` where ``<id>`` is the first 8 hex digits of the MD5 of the model name
+``<m>`` (the naming the issue and the reference give). Some copies of the published ``submit.sh``
+hash ``<m>_submission`` instead; :func:`accepted_submission_names` lists both so verification
+accepts either.
 
 >>> submission_name("MBZUAI/MediX-R1-8B")
-'c8d23a8f_MediX_R1_8B_submission.zip'
+'48d6d76f_MediX_R1_8B_submission.zip'
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from pathlib import Path
 
 from medix_r1.evaluation.files import model_dirname
 
-__all__ = ["submission_name", "make_submission"]
+__all__ = ["submission_name", "accepted_submission_names", "make_submission"]
 
 
 def submission_name(model_or_dir: str) -> str:
     stem = model_dirname(model_or_dir)
+    return f"{hashlib.md5(stem.encode()).hexdigest()[:8]}_{stem}_submission.zip"
+
+
+def accepted_submission_names(model_or_dir: str) -> tuple[str, str]:
+    """Our name first, then the variant that hashes ``<m>_submission``."""
+    stem = model_dirname(model_or_dir)
     base = f"{stem}_submission"
-    return f"{hashlib.md5(base.encode()).hexdigest()[:8]}_{base}.zip"
+    return submission_name(stem), f"{hashlib.md5(base.encode()).hexdigest()[:8]}_{base}.zip"
 
 
 def make_submission(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:

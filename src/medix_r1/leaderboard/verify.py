@@ -23,7 +23,7 @@ from typing import Any
 
 from medix_r1.evaluation.judging import aggregate
 from medix_r1.evaluation.scoring import Scores, compute_scores
-from medix_r1.evaluation.submission import submission_name
+from medix_r1.evaluation.submission import accepted_submission_names, submission_name
 
 __all__ = ["VerifyReport", "verify_submission", "UnsafeArchiveError", "read_submission_rows"]
 
@@ -158,7 +158,7 @@ def verify_submission(
             return report
         stem = evals[0].split("/", 1)[0]
         report.model_dir = stem
-        if path.name != submission_name(stem):
+        if path.name not in accepted_submission_names(stem):
             report.errors.append(
                 f"archive is named {path.name!r}; the published name for {stem} is {submission_name(stem)!r}"
             )
