@@ -102,7 +102,11 @@ def score(
     except RolloutFileError as exc:
         _fail(str(exc), 2)
     except JudgeError as exc:
-        _fail(f"{exc} Rows scored before the failure are in {output}.", 3)
+        _fail(
+            f"{exc} Rows scored before the failure are in {output}. To leave the judge component "
+            "unscored instead of stopping, pass --on-judge-error skip.",
+            3,
+        )
     except OSError as exc:
         _fail(f"{exc.filename or output}: {exc.strerror}", 2)
 

@@ -16,8 +16,7 @@ class JudgeUnavailableError(JudgeError):
         self.reason = reason
         super().__init__(
             f"judge at {endpoint} failed after {attempts} attempt(s): {reason}. "
-            "Check that the judge server is up and reachable, or pass --on-judge-error skip "
-            "to leave the judge component unscored instead of stopping."
+            "Check that the judge server is up and reachable."
         )
 
 
