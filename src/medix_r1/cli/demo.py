@@ -1,0 +1,126 @@
+"""``medix-r1 demo``: serve the web demo (Gradio, optional ``demo`` extra) on this machine.
+
+Examples::
+
+    medix-r1 demo                                                # quickstart checkpoint, else demo-vlm
+    medix-r1 demo --model runs/quickstart/final --port 7861
+    medix-r1 demo --base-url http://localhost:8000/v1 --model-name medix-r1-8b
+    medix-r1 demo --gguf medix-r1-2b-Q4_K_M.gguf --mmproj mmproj-medix-r1-2b-f16.gguf
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def demo(
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model folder, built-in name or hub id, run in-process. Default: runs/quickstart/final "
+        "(the quickstart's checkpoint) when present, else demo-vlm (offline, CPU).",
+    ),
+    base_url: str | None = typer.Option(
+        None,
+        "--base-url",
+        help="Ask an OpenAI-compatible server instead (e.g. vLLM: http://localhost:8000/v1).",
+    ),
+    model_name: str | None = typer.Option(
+        None, "--model-name", help="Model name the server at --base-url serves (see its /v1/models)."
+    ),
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the server's API key, if any."
+    ),
+    gguf: str | None = typer.Option(
+        None,
+        "--gguf",
+        help="Run a GGUF file with llama.cpp instead (needs the gguf extra: llama-cpp-python).",
+    ),
+    mmproj: str | None = typer.Option(
+        None,
+        "--mmproj",
+        help="The vision tower's GGUF (mmproj) for --gguf; without it the model sees no images.",
+    ),
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        help="transformers | openai | gguf | fake (inferred from the options above; fake = no model).",
+    ),
+    prompt: str = typer.Option(
+        "medix",
+        "--prompt",
+        help="medix: the training instruction before the question; plain: the question alone.",
+    ),
+    think_tag: str = typer.Option(
+        "thinking",
+        "--think-tag",
+        help="Reasoning tag the model was trained with: thinking (released code) or think.",
+    ),
+    max_new_tokens: int = typer.Option(384, "--max-new-tokens", help="Longest reply, in tokens."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
+    port: int = typer.Option(7860, "--port", help="Port to listen on."),
+    share: bool = typer.Option(
+        False, "--share", help="Also open a public Gradio share link (sends traffic off this machine)."
+    ),
+) -> None:
+    """Serve the web demo: upload an image (PNG, JPEG, DICOM), ask, read modality, reasoning and answer.
+
+    The page's Ask button is also the `ask` API endpoint. Research prototype, not for clinical use.
+    """
+    from medix_r1.demo import AnswerError, launch, make_answerer, plain_prompt
+    from medix_r1.demo.backends import DEFAULT_MAX_NEW_TOKENS, MedixPrompt, default_model
+    from medix_r1.models.extras import MissingExtraError
+
+    if backend is None:
+        chosen = [
+            name for name, given in (("openai", base_url), ("gguf", gguf), ("transformers", model)) if given
+        ]
+        if len(chosen) > 1:
+            _fail("give only one of --model, --base-url and --gguf")
+        backend = chosen[0] if chosen else "transformers"
+    if prompt not in ("medix", "plain"):
+        _fail(f"--prompt {prompt!r}: choose medix or plain")
+    if think_tag not in ("thinking", "think"):
+        _fail(f"--think-tag {think_tag!r}: choose thinking or think")
+    try:
+        builder = MedixPrompt(think_tag) if prompt == "medix" else plain_prompt
+    except ImportError:
+        builder = plain_prompt
+        typer.echo(
+            "note: the training package is missing, so the question is sent without the instruction", err=True
+        )
+    common = {"prompt_builder": builder, "max_new_tokens": max_new_tokens or DEFAULT_MAX_NEW_TOKENS}
+    if backend == "openai":
+        if not base_url or not model_name:
+            _fail(
+                "the openai backend needs --base-url URL and --model-name NAME (the name the server serves)"
+            )
+        options = {"base_url": base_url, "model_name": model_name, "api_key_env": api_key_env, **common}
+    elif backend == "gguf":
+        if not gguf:
+            _fail("the gguf backend needs --gguf FILE (and --mmproj FILE to see images)")
+        options = {"model_path": gguf, "mmproj": mmproj, **common}
+    elif backend == "transformers":
+        options = {"model": model or default_model(), **common}
+    elif backend == "fake":
+        options = {}
+    else:
+        _fail(f"--backend {backend!r}: choose transformers, openai, gguf or fake")
+    try:
+        answerer = make_answerer(backend, **options)
+        typer.echo(f"model: {answerer.describe()} (loading...)", err=True)
+        launch(answerer=answerer, host=host, port=port, share=share)
+    except MissingExtraError as exc:
+        _fail(str(exc), 1)
+    except (AnswerError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc), 1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to the top-level command."""
+    app.command("demo")(demo)

@@ -1,0 +1,539 @@
+"""Who answers the demo's questions: an *answerer* turns (question, image) into the model's raw reply.
+
+Four registered backends, chosen by name through :func:`make_answerer` (STYLE.md rule 13: the fake
+is a real backend, not a test-only mock):
+
+- ``transformers``: a policy loaded in-process with :func:`medix_r1.models.load_policy` and answered
+  with :func:`medix_r1.models.generate_reply` (a built-in name, a trained checkpoint folder, a hub id);
+- ``openai``: any OpenAI-compatible chat endpoint, e.g. ``vllm serve`` (the image travels as a
+  base64 PNG ``data:`` URI in an ``image_url`` part, before the question, as evaluation sends it);
+- ``gguf``: a GGUF file run by llama.cpp through the optional ``llama-cpp-python`` extra, with an
+  ``mmproj`` file for the vision tower. :func:`load_gguf` and :func:`gguf_reply` are public so the
+  ``chat`` command can use the same code;
+- ``fake``: a deterministic canned reply that says it is fake (fast tests, UI work without a model).
+
+With no model named, :func:`default_model` picks the CPU quickstart's trained checkpoint when one
+exists (:data:`QUICKSTART_CHECKPOINTS`) and otherwise the offline ``demo-vlm``.
+
+The prompt: MediX-R1 policies are trained with an instruction in front of the question (reference
+section 1; our wording lives in :mod:`medix_r1.training.prompts`). Every backend takes a
+``prompt_builder`` (``question -> user text``); the default, :func:`default_prompt_builder`, is that instruction
+(:class:`MedixPrompt`) when the training package is installed, else the plain question
+(:func:`plain_prompt`). One difference from training remains: training puts the image between the
+instruction and the question, while :func:`medix_r1.models.generate_reply` puts it first.
+
+Nothing heavy happens at import: torch, transformers and llama_cpp are imported when a model loads.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import io
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+__all__ = [
+    "Answerer",
+    "AnswerError",
+    "PromptBuilder",
+    "MedixPrompt",
+    "plain_prompt",
+    "default_prompt_builder",
+    "QUICKSTART_CHECKPOINTS",
+    "FALLBACK_MODEL",
+    "DEFAULT_MAX_NEW_TOKENS",
+    "GGUF_EXTRA",
+    "default_model",
+    "TransformersAnswerer",
+    "OpenAIAnswerer",
+    "GGUFAnswerer",
+    "FakeAnswerer",
+    "ANSWERER_BACKENDS",
+    "make_answerer",
+    "image_data_uri",
+    "load_gguf",
+    "gguf_reply",
+]
+
+#: Where ``medix-r1 quickstart`` leaves its trained policy, relative to the working directory; the
+#: first folder holding a ``config.json`` is the demo's default model.
+QUICKSTART_CHECKPOINTS: tuple[str, ...] = ("runs/quickstart/final", "runs/quickstart/checkpoint")
+#: The default when no quickstart checkpoint exists: SmolLM2-135M grafted into Qwen2-VL (offline, CPU).
+FALLBACK_MODEL = "demo-vlm"
+#: New tokens per reply. The published evaluation allows 2048; on a CPU that is minutes per answer.
+DEFAULT_MAX_NEW_TOKENS = 384
+GGUF_EXTRA = "pip install 'medix-r1[gguf]'"
+
+#: Turns the person's question into the user text the model sees.
+PromptBuilder = Callable[[str], str]
+
+
+class AnswerError(RuntimeError):
+    """The backend could not produce a reply (server down, model missing...); the message says what to do."""
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """Something that answers one question about one optional image with the model's raw reply text."""
+
+    name: str
+
+    def describe(self) -> str:
+        """One line for the page: which model answers, and how."""
+        ...
+
+    def load(self) -> None:
+        """Do the slow start-up work now (load weights), so the first question is not slow."""
+        ...
+
+    def answer(self, question: str, image: Image.Image | None = None) -> str: ...
+
+
+def plain_prompt(question: str) -> str:
+    """The question as typed.
+
+    >>> plain_prompt("Which organ?")
+    'Which organ?'
+    """
+    return question
+
+
+class MedixPrompt:
+    """The MediX-R1 training instruction followed by the question (a class, so it pickles).
+
+    ``think_tag`` is ``"thinking"`` (released code, parity preset) or ``"think"`` (paper).
+    """
+
+    __name__ = "medix"
+
+    def __init__(self, think_tag: str = "thinking") -> None:
+        from medix_r1.parsing import ResponseFormat
+        from medix_r1.training.prompts import instruction_text
+
+        self.think_tag = think_tag
+        self.instruction = instruction_text(ResponseFormat(think_tag))
+
+    def __call__(self, question: str) -> str:
+        return f"{self.instruction} {question}"
+
+
+def default_prompt_builder(think_tag: str = "thinking") -> PromptBuilder:
+    """:class:`MedixPrompt` when :mod:`medix_r1.training.prompts` is importable, else :func:`plain_prompt`."""
+    try:
+        return MedixPrompt(think_tag)
+    except ImportError:
+        return plain_prompt
+
+
+def default_model(root: str | os.PathLike[str] = ".") -> str:
+    """The quickstart's trained checkpoint under ``root`` when there is one, else ``"demo-vlm"``.
+
+    >>> default_model("/nonexistent")
+    'demo-vlm'
+    """
+    for candidate in QUICKSTART_CHECKPOINTS:
+        folder = Path(root) / candidate
+        if (folder / "config.json").is_file():
+            return str(folder)
+    return FALLBACK_MODEL
+
+
+def image_data_uri(image: Image.Image) -> str:
+    """A PNG ``data:`` URI of ``image`` (lossless: the demo's inputs are often greyscale scans).
+
+    >>> from PIL import Image
+    >>> image_data_uri(Image.new("L", (1, 1)))[:30]
+    'data:image/png;base64,iVBORw0K'
+    """
+    from medix_r1.data.images import encode_data_uri
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return encode_data_uri(buffer.getvalue(), "image/png")
+
+
+# -- transformers -------------------------------------------------------------------------------
+
+
+class TransformersAnswerer:
+    """A policy run in this process (CPU or GPU), greedy decoding, one question at a time."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        prompt_builder: PromptBuilder | None = None,
+        system: str | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        device: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.model = os.fspath(model) if model is not None else default_model()
+        self.prompt_builder = prompt_builder or default_prompt_builder()
+        self.system = system
+        self.max_new_tokens = max_new_tokens
+        self.device = device
+        self.cache_dir = cache_dir
+        self._loaded: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()  # generate() is not re-entrant; gradio may call from threads
+
+    def describe(self) -> str:
+        return f"{self.model} (in-process, transformers)"
+
+    def load(self) -> None:
+        with self._lock:
+            self._load_locked()
+
+    def _load_locked(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            from medix_r1.models import load_policy
+
+            try:
+                self._loaded = load_policy(self.model, device=self.device, cache_dir=self.cache_dir)
+            except (OSError, ValueError) as exc:
+                raise AnswerError(f"cannot load the model {self.model!r}: {exc}") from exc
+        return self._loaded
+
+    def answer(self, question: str, image: Image.Image | None = None) -> str:
+        from medix_r1.models import generate_reply
+
+        with self._lock:
+            model, processor = self._load_locked()
+            if image is not None and getattr(processor, "image_processor", None) is None:
+                raise AnswerError(
+                    f"{self.model!r} is a text-only model and cannot look at images; remove the image "
+                    "or start the demo with a vision-language model (--model demo-vlm)"
+                )
+            return generate_reply(
+                model,
+                processor,
+                self.prompt_builder(question),
+                image=image,
+                system=self.system,
+                max_new_tokens=self.max_new_tokens,
+            )
+
+
+# -- OpenAI-compatible endpoint ----------------------------------------------------------------
+
+
+class OpenAIAnswerer:
+    """A model behind an OpenAI-compatible ``/v1/chat/completions`` endpoint (vLLM, SGLang, llama-server).
+
+    Uses the project's aiohttp client (:class:`~medix_r1.judges.openai.OpenAIChatClient`: timeout,
+    retries with backoff) on the shared background event loop.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model_name: str,
+        *,
+        prompt_builder: PromptBuilder | None = None,
+        system: str | None = None,
+        max_new_tokens: int = 2048,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        timeout_s: float = 300.0,
+        max_retries: int = 2,
+    ) -> None:
+        from medix_r1.judges.openai import OpenAIChatClient
+
+        self.base_url = base_url
+        self.model_name = model_name
+        self.prompt_builder = prompt_builder or default_prompt_builder()
+        self.system = system
+        self.max_new_tokens = max_new_tokens
+        self.client = OpenAIChatClient(
+            base_url,
+            model_name,
+            api_key_env=api_key_env,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            concurrency=8,
+        )
+
+    def describe(self) -> str:
+        return f"{self.model_name} at {self.base_url} (OpenAI-compatible server)"
+
+    def load(self) -> None:
+        """Nothing to load: the server holds the model."""
+
+    def messages(self, question: str, image: Image.Image | None = None) -> list[dict[str, Any]]:
+        """The chat messages sent: optional system turn, then the image part and the text part."""
+        text = self.prompt_builder(question)
+        messages: list[dict[str, Any]] = []
+        if self.system:
+            messages.append({"role": "system", "content": self.system})
+        if image is None:
+            messages.append({"role": "user", "content": text})
+        else:
+            messages.append(
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": image_data_uri(image)}},
+                        {"type": "text", "text": text},
+                    ],
+                }
+            )
+        return messages
+
+    def answer(self, question: str, image: Image.Image | None = None) -> str:
+        from medix_r1.asyncio_bridge import run_sync
+        from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
+
+        try:
+            return run_sync(
+                self.client.complete(
+                    self.messages(question, image), max_tokens=self.max_new_tokens, temperature=0.0, top_p=1.0
+                )
+            )
+        except JudgeUnavailableError as exc:
+            raise AnswerError(
+                f"the model server at {exc.endpoint} did not answer after {exc.attempts} attempt(s): "
+                f"{exc.reason}. Is `vllm serve` running there?"
+            ) from exc
+        except JudgeConfigError as exc:
+            raise AnswerError(
+                f"the model server at {exc.endpoint} refused the request (HTTP {exc.status}); check "
+                f"--model-name {self.model_name!r} against its /v1/models list"
+            ) from exc
+
+
+# -- GGUF through llama-cpp-python -------------------------------------------------------------
+
+#: llama-cpp-python chat handlers for Qwen-VL vision towers, newest first; the first one the
+#: installed version has is used unless ``chat_handler`` names one.
+_QWEN_VL_HANDLERS: tuple[str, ...] = ("Qwen3VLChatHandler", "Qwen25VLChatHandler")
+
+
+def _require_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        from medix_r1.models.extras import MissingExtraError
+
+        raise MissingExtraError(
+            "running a GGUF model needs the Python package 'llama_cpp' (llama-cpp-python), which is not "
+            f"installed. Install it with: {GGUF_EXTRA} (it compiles llama.cpp, several minutes)"
+        ) from exc
+    return llama_cpp
+
+
+def load_gguf(
+    model_path: str | os.PathLike[str],
+    *,
+    mmproj: str | os.PathLike[str] | None = None,
+    chat_handler: str | None = None,
+    n_ctx: int = 8192,
+    n_gpu_layers: int = 0,
+    verbose: bool = False,
+) -> Any:
+    """Open a GGUF model with llama-cpp-python; with ``mmproj`` (the vision tower's GGUF) it sees images.
+
+    ``chat_handler`` names a class of ``llama_cpp.llama_chat_format`` (default: the newest Qwen-VL
+    handler the installed version offers). ``n_gpu_layers=-1`` offloads everything to a GPU build.
+    Returns a ``llama_cpp.Llama``; answer with :func:`gguf_reply`.
+    """
+    llama_cpp = _require_llama_cpp()
+    path = Path(model_path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no GGUF file at {path}")
+    handler = None
+    if mmproj is not None:
+        mmproj_path = Path(mmproj).expanduser()
+        if not mmproj_path.is_file():
+            raise FileNotFoundError(f"no mmproj GGUF file at {mmproj_path}")
+        from llama_cpp import llama_chat_format
+
+        names = (chat_handler,) if chat_handler else _QWEN_VL_HANDLERS
+        found = next((getattr(llama_chat_format, n) for n in names if hasattr(llama_chat_format, n)), None)
+        if found is None:
+            raise ValueError(
+                f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')} has no chat handler "
+                f"{' or '.join(names)}; upgrade it ({GGUF_EXTRA} --upgrade) or name another handler"
+            )
+        handler = found(clip_model_path=str(mmproj_path), verbose=verbose)
+    return llama_cpp.Llama(
+        model_path=str(path), chat_handler=handler, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, verbose=verbose
+    )
+
+
+def gguf_reply(
+    llm: Any,
+    question: str,
+    image: Image.Image | None = None,
+    *,
+    system: str | None = None,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    temperature: float = 0.0,
+) -> str:
+    """One chat turn with a model from :func:`load_gguf`; the image goes as a PNG data URI part.
+
+    Used by the demo's ``gguf`` backend and by ``medix-r1 chat`` for GGUF models.
+    """
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    if image is None:
+        messages.append({"role": "user", "content": question})
+    else:
+        if getattr(llm, "chat_handler", None) is None:
+            raise AnswerError("this GGUF model was opened without an mmproj file, so it cannot see images")
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": image_data_uri(image)}},
+                    {"type": "text", "text": question},
+                ],
+            }
+        )
+    result = llm.create_chat_completion(messages=messages, max_tokens=max_new_tokens, temperature=temperature)
+    return (result["choices"][0]["message"].get("content") or "").strip()
+
+
+class GGUFAnswerer:
+    """A GGUF model run by llama.cpp (the small-device path; see docs/serving.md)."""
+
+    name = "gguf"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        *,
+        mmproj: str | os.PathLike[str] | None = None,
+        chat_handler: str | None = None,
+        prompt_builder: PromptBuilder | None = None,
+        system: str | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        n_ctx: int = 8192,
+        n_gpu_layers: int = 0,
+    ) -> None:
+        _require_llama_cpp()  # fail at start-up, not at the first question
+        self.model_path = os.fspath(model_path)
+        self.mmproj = os.fspath(mmproj) if mmproj is not None else None
+        self.chat_handler = chat_handler
+        self.prompt_builder = prompt_builder or default_prompt_builder()
+        self.system = system
+        self.max_new_tokens = max_new_tokens
+        self.n_ctx = n_ctx
+        self.n_gpu_layers = n_gpu_layers
+        self._llm: Any = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        vision = f" + {Path(self.mmproj).name}" if self.mmproj else " (text only: no mmproj)"
+        return f"{Path(self.model_path).name}{vision} (llama.cpp)"
+
+    def load(self) -> None:
+        with self._lock:
+            self._load_locked()
+
+    def _load_locked(self) -> Any:
+        if self._llm is None:
+            self._llm = load_gguf(
+                self.model_path,
+                mmproj=self.mmproj,
+                chat_handler=self.chat_handler,
+                n_ctx=self.n_ctx,
+                n_gpu_layers=self.n_gpu_layers,
+            )
+        return self._llm
+
+    def answer(self, question: str, image: Image.Image | None = None) -> str:
+        with self._lock:
+            llm = self._load_locked()
+            return gguf_reply(
+                llm,
+                self.prompt_builder(question),
+                image,
+                system=self.system,
+                max_new_tokens=self.max_new_tokens,
+            )
+
+
+# -- fake --------------------------------------------------------------------------------------
+
+
+class FakeAnswerer:
+    """Answers instantly with a canned, well-formed reply that says it is fake. No model runs.
+
+    The reply depends only on the question and the image's size and colour, so tests can assert it.
+
+    >>> FakeAnswerer().answer("Which organ?")
+    '<OTHER><think>FAKE BACKEND: no model was run. No image was given; question digest 42f8c9.</think><answer>This is a canned reply from the fake backend, not a model answer</answer>'
+    """
+
+    name = "fake"
+
+    def __init__(self, *, reply: str | None = None, **_: Any) -> None:
+        self.reply = reply
+
+    def describe(self) -> str:
+        return "fake backend (canned replies, no model)"
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def answer(self, question: str, image: Image.Image | None = None) -> str:
+        if self.reply is not None:
+            return self.reply
+        digest = hashlib.sha256(question.encode("utf-8")).hexdigest()[:6]
+        if image is None:
+            seen = "No image was given"
+        else:
+            kind = "greyscale" if _is_grey(image) else "colour"
+            seen = f"It was given a {image.width}x{image.height} {kind} image"
+        return (
+            f"<OTHER><think>FAKE BACKEND: no model was run. {seen}; question digest {digest}.</think>"
+            "<answer>This is a canned reply from the fake backend, not a model answer</answer>"
+        )
+
+
+def _is_grey(image: Image.Image) -> bool:
+    if image.mode in ("L", "1", "I", "F", "I;16"):
+        return True
+    r, g, b = image.convert("RGB").split()
+    return r.tobytes() == g.tobytes() == b.tobytes()
+
+
+# -- registry ----------------------------------------------------------------------------------
+
+ANSWERER_BACKENDS: dict[str, type] = {
+    "transformers": TransformersAnswerer,
+    "openai": OpenAIAnswerer,
+    "gguf": GGUFAnswerer,
+    "fake": FakeAnswerer,
+}
+
+
+def make_answerer(backend: str, /, **options: Any) -> Answerer:
+    """Build a registered answerer by name, passing ``options`` to its constructor.
+
+    >>> make_answerer("fake").name
+    'fake'
+    >>> make_answerer("openia")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown demo backend 'openia'; did you mean 'openai'? Valid backends: fake, gguf, openai, transformers
+    """
+    cls = ANSWERER_BACKENDS.get(backend)
+    if cls is None:
+        close = difflib.get_close_matches(backend, ANSWERER_BACKENDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+        raise ValueError(
+            f"unknown demo backend {backend!r}{hint} Valid backends: {', '.join(sorted(ANSWERER_BACKENDS))}"
+        )
+    return cls(**options)
