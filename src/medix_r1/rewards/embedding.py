@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from medix_r1.embedders.base import Embedder, EmbeddingCache
 from medix_r1.parsing import THINKING, ResponseFormat
-from medix_r1.rewards.inputs import Rollout, prepare_rollouts
+from medix_r1.rewards.inputs import Rollout, RolloutReward
 
 __all__ = ["EmbeddingSimilarityReward"]
 
 
-class EmbeddingSimilarityReward:
+class EmbeddingSimilarityReward(RolloutReward):
     """``binary=True``: 1.0 when cosine similarity >= ``threshold``; ``binary=False``: the similarity
     clipped to [0, 1]. Invalid answers score 0 and exact matches 1 without any encoding.
 
@@ -78,15 +77,6 @@ class EmbeddingSimilarityReward:
             else:
                 scores[i] = min(1.0, max(0.0, float(sim)))
         return scores
-
-    def __call__(
-        self,
-        completions: Sequence[Any],
-        solution: Sequence[str] | None = None,
-        modality: Sequence[str | None] | None = None,
-        **_: Any,
-    ) -> list[float]:
-        return self.score_rollouts(prepare_rollouts(completions, solution, modality, self.fmt))  # type: ignore[arg-type]
 
     async def ascore_rollouts(self, rollouts: Sequence[Rollout]) -> list[float]:
         """Same as :meth:`score_rollouts`, in a worker thread so judge requests keep flowing."""

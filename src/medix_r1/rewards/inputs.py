@@ -18,7 +18,14 @@ from medix_r1.parsing import (
     split_solution,
 )
 
-__all__ = ["Rollout", "prepare_rollouts", "completion_text", "compose_solution", "RewardInputError"]
+__all__ = [
+    "Rollout",
+    "RolloutReward",
+    "prepare_rollouts",
+    "completion_text",
+    "compose_solution",
+    "RewardInputError",
+]
 
 
 class RewardInputError(ValueError):
@@ -115,3 +122,24 @@ def prepare_rollouts(
             shortcut = 1.0
         out.append(Rollout(normalized, answer, reference, ref_modality, shortcut))
     return out
+
+
+class RolloutReward:
+    """Base of the synchronous rewards that read prepared rollouts: the engine-facing call.
+
+    Subclasses set ``fmt`` and implement ``score_rollouts``.
+    """
+
+    fmt: ResponseFormat
+
+    def score_rollouts(self, rollouts: Sequence[Rollout]) -> list[float]:
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        completions: Sequence[Any],
+        solution: Sequence[str] | None = None,
+        modality: Sequence[str | None] | None = None,
+        **_: Any,
+    ) -> list[float]:
+        return self.score_rollouts(prepare_rollouts(completions, solution, modality, self.fmt))  # type: ignore[arg-type]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from medix_r1.parsing import THINKING, ResponseFormat, predicted_modality
-from medix_r1.rewards.inputs import Rollout, prepare_rollouts
+from medix_r1.rewards.inputs import Rollout, RolloutReward
 
 __all__ = ["ModalityReward"]
 
 
-class ModalityReward:
+class ModalityReward(RolloutReward):
     """1.0 when the stripped text before the first reasoning tag equals the solution's tag
     (case-insensitive); 0.0 otherwise, including when there is no reasoning tag.
 
@@ -32,12 +31,3 @@ class ModalityReward:
             match = predicted is not None and predicted.upper() == r.reference_modality.upper()
             scores.append(1.0 if match else 0.0)
         return scores
-
-    def __call__(
-        self,
-        completions: Sequence[Any],
-        solution: Sequence[str] | None = None,
-        modality: Sequence[str | None] | None = None,
-        **_: Any,
-    ) -> list[float]:
-        return self.score_rollouts(prepare_rollouts(completions, solution, modality, self.fmt))  # type: ignore[arg-type]
