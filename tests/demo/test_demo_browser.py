@@ -77,6 +77,7 @@ def test_upload_ask_and_read_the_three_fields(page, fake_server, chest_png):
         "FAKE BACKEND: no model was run. It was given a 211x224 greyscale image; question digest 1ccf74."
     )
     assert _field(page, "answer") == "This is a canned reply from the fake backend, not a model answer"
+    page.wait_for_timeout(1000)  # Gradio fades outputs back in after an event; shoot the settled page
     page.screenshot(path=str(_artifact_path()), full_page=True)
     assert _artifact_path().stat().st_size > 10_000
 
