@@ -24,6 +24,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("data", "data"),
     ("eval", "eval"),
     ("leaderboard", "leaderboard"),
+    ("review", "review"),
 ]
 # Modules that add top-level commands to `app` through `register(app)`.
 _COMMANDS: list[str] = ["demo"]
