@@ -2,17 +2,62 @@
 
 All three are rendered from the ``scores.json`` payload, so a report can be rebuilt from the files
 alone. matplotlib is imported only here, and only when the plot is drawn.
+
+When clinicians have audited the judge on this run (``medix-r1 review report`` of a judge audit writes
+``judge_audit.json`` into the run folder, issue 7), the judge-agreement figure is shown next to the
+score.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
 from medix_r1.evaluation.files import write_text_atomic
 
-__all__ = ["render_markdown", "render_html", "plot_scores", "write_reports"]
+__all__ = [
+    "render_markdown",
+    "render_html",
+    "plot_scores",
+    "write_reports",
+    "JUDGE_AUDIT_FILE",
+    "read_judge_audit",
+    "format_judge_agreement",
+]
+
+#: Written into a run folder by ``medix-r1 review report`` for a judge audit of that run.
+JUDGE_AUDIT_FILE = "judge_audit.json"
+
+
+def read_judge_audit(directory: Path) -> dict[str, Any] | None:
+    """The run's clinician audit of its judge (``judge_audit.json``), or ``None`` when there is none."""
+    path = Path(directory) / JUDGE_AUDIT_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"{path}: not a judge audit summary ({exc}); rerun `medix-r1 review report`"
+        ) from None
+    return data if isinstance(data, dict) else None
+
+
+def format_judge_agreement(audit: dict[str, Any]) -> str:
+    """One line for the judge-agreement figure.
+
+    >>> format_judge_agreement({"agreement": 0.875, "kappa": 0.7778, "votes": 8, "reviewers": 2})
+    '87.5% of 8 clinician votes agree with the judge (kappa 0.78, 2 reviewers)'
+    """
+    agreement, kappa = audit.get("agreement"), audit.get("kappa")
+    pct = "n/a" if agreement is None else f"{100 * agreement:.1f}%"
+    k = "n/a" if kappa is None else f"{kappa:.2f}"
+    return (
+        f"{pct} of {audit.get('votes', 0)} clinician votes agree with the judge "
+        f"(kappa {k}, {audit.get('reviewers', 0)} reviewers)"
+    )
 
 
 def _pct(x: float | None) -> str:
@@ -58,6 +103,8 @@ def _summary_lines(payload: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     if payload.get("missing"):
         lines.append(("Tasks without scores", ", ".join(payload["missing"])))
+    if payload.get("judge_audit"):
+        lines.insert(1, ("Judge agreement with clinicians", format_judge_agreement(payload["judge_audit"])))
     return lines
 
 
@@ -128,6 +175,9 @@ def plot_scores(payload: dict[str, Any], path: Path) -> None:
 
 def write_reports(directory: Path, payload: dict[str, Any]) -> None:
     directory = Path(directory)
+    audit = read_judge_audit(directory)
+    if audit is not None and "judge_audit" not in payload:
+        payload = {**payload, "judge_audit": audit}
     write_text_atomic(directory / "report.md", render_markdown(payload))
     write_text_atomic(directory / "report.html", render_html(payload))
     plot_scores(payload, directory / "scores_by_task.png")

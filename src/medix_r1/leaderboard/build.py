@@ -2,7 +2,9 @@
 
 Each input is a model folder (``OUT/<m>/``), an output folder holding model folders, or a submission
 zip (verified first; a rejected zip is an error). Scores are always recomputed from the judgement
-file, never copied from a score file, and ranked by the published macro overall.
+file, never copied from a score file, and ranked by the published macro overall. A run folder
+holding a clinician audit of its judge (``judge_audit.json``, from ``medix-r1 review report``) shows
+the judge-agreement figure next to its overall score.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.evaluation.files import read_rows, write_text_atomic
+from medix_r1.evaluation.reports import format_judge_agreement, read_judge_audit
 from medix_r1.evaluation.scoring import compute_scores, task_of_id
 
 __all__ = ["Entry", "collect_runs", "build_leaderboard", "render_leaderboard_html", "render_leaderboard_csv"]
@@ -33,6 +36,7 @@ class Entry:
     samples: int = 0
     judge_failed: int = 0
     missing: list[str] = field(default_factory=list)
+    judge_audit: dict[str, Any] | None = None  # clinicians' audit of the judge on this run, if any
 
 
 def _gradings() -> dict[str, str]:
@@ -72,7 +76,9 @@ def _from_dir(d: Path) -> Entry:
     if (d / "scores.json").exists():
         meta = json.loads((d / "scores.json").read_text())
     order = list(meta.get("tasks") or [])
-    return _entry(str(meta.get("model") or stem), str(d), rows, order or None)
+    entry = _entry(str(meta.get("model") or stem), str(d), rows, order or None)
+    entry.judge_audit = read_judge_audit(d)
+    return entry
 
 
 def collect_runs(inputs: list[str | Path]) -> list[Entry]:
@@ -122,6 +128,7 @@ def render_leaderboard_csv(entries: list[Entry]) -> str:
     header = ["rank", "model", "overall", "overall_micro", "judge", "samples", "judge_failed"]
     for t in cols:
         header += [t, f"{t}_ci_low", f"{t}_ci_high"]
+    header += ["judge_agreement", "judge_kappa", "judge_audit_votes"]  # clinicians vs the LLM judge
     w.writerow(header)
 
     def fmt(x: float | None) -> str:
@@ -140,6 +147,9 @@ def render_leaderboard_csv(entries: list[Entry]) -> str:
         for t in cols:
             iv = e.intervals.get(t)
             row += [fmt(e.tasks.get(t)), fmt(iv[0]) if iv else "", fmt(iv[1]) if iv else ""]
+        audit = e.judge_audit or {}
+        row += [fmt(audit.get("agreement")), "" if audit.get("kappa") is None else f"{audit['kappa']:.4f}"]
+        row += [audit.get("votes", "")]
         w.writerow(row)
     return buf.getvalue()
 
@@ -178,10 +188,19 @@ def render_leaderboard_html(entries: list[Entry], *, title: str = "MediX-R1 eval
             ci = f"<br><small>{100 * iv[0]:.1f}-{100 * iv[1]:.1f}</small>" if iv else ""
             return f"<td data-v='{x:.6f}'>{100 * x:.2f}{ci}</td>"
 
+        overall = cell(e.overall)
+        if e.judge_audit and e.judge_audit.get("agreement") is not None:
+            a = e.judge_audit
+            kappa = "" if a.get("kappa") is None else f", &kappa; {a['kappa']:.2f}"
+            overall = overall.replace(
+                "</td>",
+                f"<br><small title='{esc(format_judge_agreement(a))}'>judge agrees with clinicians "
+                f"{100 * a['agreement']:.0f}%{kappa} (n={int(a.get('votes', 0))})</small></td>",
+            )
         cells = [
             f"<td data-v='{i}'>{i}</td>",
             f"<td data-v='{esc(e.model)}'>{esc(e.model)}</td>",
-            cell(e.overall),
+            overall,
             cell(e.overall_micro),
             f"<td data-v='{esc(';'.join(e.judges))}'>{esc(', '.join(e.judges) or '-')}</td>",
         ]
