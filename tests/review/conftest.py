@@ -85,3 +85,82 @@ def runs(mini_runs, tmp_path) -> dict[str, Path]:
 @pytest.fixture
 def kit():
     return types.SimpleNamespace(LIMIT=LIMIT, ScriptedGenerator=ScriptedGenerator, make_runs=make_runs)
+
+
+class ServerProcess:
+    """``medix-r1 review serve STUDY`` in a child process on a free loopback port."""
+
+    def __init__(self, study: Path, port: int | None = None) -> None:
+        import socket
+        import subprocess
+        import sys
+
+        if port is None:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/"
+        code = "import sys; from medix_r1.cli import main; sys.argv[0] = 'medix-r1'; main()"
+        args = [sys.executable, "-c", code, "review", "serve", str(study), "--port", str(port)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        import time
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the review server exited: {self.proc.stdout.read().decode()}")
+            try:
+                with urllib.request.urlopen(self.url + "healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        raise RuntimeError("the review server did not start in time")
+
+    def request(self, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                raw = r.read()
+                status = r.status
+        except urllib.error.HTTPError as exc:
+            raw, status = exc.read(), exc.code
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw
+
+    def kill(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+@pytest.fixture
+def server_kit():
+    return types.SimpleNamespace(ServerProcess=ServerProcess)
