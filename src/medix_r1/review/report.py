@@ -191,10 +191,10 @@ def _pairwise_table(p: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         "task",
         "items voted",
         "votes",
-        f"{a} wins % (95% CI)",
-        "tie %",
-        f"{b} wins % (95% CI)",
-        "both unacceptable %",
+        f"{a} better % (95% CI)",
+        "tie % (95% CI)",
+        f"{b} better % (95% CI)",
+        "both unacceptable % (95% CI)",
     ]
     rows = []
     for r in p["table"]:

@@ -278,9 +278,7 @@ class ReviewStore:
                 ids = [
                     r[0] for r in conn.execute(sa.select(t_study.c.study_id).order_by(t_study.c.created_at))
                 ]
-        except sa.exc.OperationalError as exc:
-            raise StudyError(f"{_safe_url(url)} is not a review study database ({exc.orig})") from None
-        except sa.exc.ProgrammingError as exc:
+        except sa.exc.DatabaseError as exc:  # not a database, or one without our tables
             raise StudyError(f"{_safe_url(url)} is not a review study database ({exc.orig})") from None
         if study_id is None:
             if len(ids) != 1:
