@@ -398,10 +398,8 @@ def plot_chart(p: dict[str, Any], path: Path) -> None:
                 ys.append(100 * rate)
                 lo.append(100 * (rate - (s["low"] if s["low"] is not None else rate)))
                 hi.append(100 * ((s["high"] if s["high"] is not None else rate) - rate))
-            label = (
-                _OUTCOME_NAMES[outcome]
-                .replace("A ", f"{p['models']['A']} ")
-                .replace("B ", f"{p['models']['B']} ")
+            label = {"win": f"{p['models']['A']} better", "loss": f"{p['models']['B']} better"}.get(
+                outcome, _OUTCOME_NAMES[outcome]
             )
             ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=colors[outcome], label=label)
         ax.set_xticks(range(len(rows)))
