@@ -1,0 +1,136 @@
+"""Training rows from MediX records: the prompt as chat messages, the decoded images, and the columns
+the rewards read (``solution``, ``modality``).
+
+TRL's ``GRPOTrainer`` takes a ``datasets.Dataset`` whose ``prompt`` column is a conversation and whose
+``images`` column holds the pictures (it fills the ``{"type": "image"}`` parts in order); every
+other column reaches the reward functions by keyword (STYLE.md rule 1).
+
+>>> from medix_r1.data import MedixRecord
+>>> rec = MedixRecord.from_dict({"id": "r1", "image": ["x.png"], "source": "t",
+...                              "problem": "<image>\\nWhich organ?", "solution": "<CT_SCAN> Liver"})
+>>> row = record_to_row(rec, load_images=False)
+>>> row["solution"], row["modality"], row["id"]
+('<CT_SCAN> Liver', '<CT_SCAN>', 'r1')
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medix_r1.parsing import THINKING, ResponseFormat
+from medix_r1.training.prompts import build_prompt_messages
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from PIL.Image import Image
+
+    from medix_r1.data import MedixRecord
+
+__all__ = ["load_training_records", "record_to_row", "build_rl_dataset", "resize_longest"]
+
+
+def resize_longest(image: Image, max_side: int | None) -> Image:
+    """``image`` scaled down (never up) so its longest side is at most ``max_side`` pixels."""
+    if not max_side or max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    from PIL import Image as PILImage
+
+    return image.resize(size, PILImage.Resampling.BICUBIC)
+
+
+def load_training_records(
+    source: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> list[MedixRecord]:
+    """Records of a data source (file, folder, hub id; ``"samples"`` = the bundled sample set).
+
+    ``limit`` keeps a seeded random subset of that many records (the order is kept).
+    """
+    from medix_r1.data import load_records
+
+    source = str(source)
+    if source in ("samples", "samples:train", "samples:test"):
+        from medix_r1.data import ensure_samples
+        from medix_r1.models.cache import cache_root
+
+        info = ensure_samples(cache_root() / "samples")
+        path: str | Path = info.test_path if source.endswith(":test") or split == "test" else info.train_path
+        records = load_records(path, resolve_images=True)
+    else:
+        records = load_records(source, split=split, resolve_images=True)
+    if limit is not None and limit < len(records):
+        keep = sorted(random.Random(seed).sample(range(len(records)), limit))
+        records = [records[i] for i in keep]
+    return records
+
+
+def _load_record_images(record: MedixRecord, max_side: int | None) -> list[Image]:
+    from medix_r1.data import open_image
+
+    images = []
+    for ref in record.image:
+        # load_records(resolve_images=True) made paths absolute and checked them against the data folder.
+        base = Path(ref).parent if isinstance(ref, str) and os.path.isabs(ref) else "."
+        images.append(resize_longest(open_image(ref, base).convert("RGB"), max_side))
+    return images
+
+
+def record_to_row(
+    record: MedixRecord,
+    fmt: ResponseFormat = THINKING,
+    *,
+    template: str | None = None,
+    system: str | None = None,
+    image_max_side: int | None = None,
+    load_images: bool = True,
+) -> dict[str, Any]:
+    """One training row: ``prompt`` (messages), ``images`` (PIL), ``solution``, ``modality``, ``id``."""
+    n_slots = record.problem.count("<image>") or 1
+    if load_images and len(record.image) != n_slots:
+        raise ValueError(
+            f"record {record.id!r}: {len(record.image)} image(s) but {n_slots} <image> placeholder(s) in "
+            "'problem'; make them agree"
+        )
+    return {
+        "id": record.id,
+        "prompt": build_prompt_messages(record.problem, fmt, template=template, system=system),
+        "images": _load_record_images(record, image_max_side) if load_images else list(record.image),
+        "solution": record.solution,
+        "modality": record.tag,
+    }
+
+
+def build_rl_dataset(
+    records: Sequence[MedixRecord],
+    fmt: ResponseFormat = THINKING,
+    *,
+    template: str | None = None,
+    system: str | None = None,
+    image_max_side: int | None = None,
+) -> Dataset:
+    """A ``datasets.Dataset`` for ``GRPOTrainer`` (images stored once, decoded to PIL on access)."""
+    from datasets import Dataset, Features, Image, List, Value
+
+    rows = [record_to_row(r, fmt, template=template, system=system, image_max_side=image_max_side) for r in records]
+    if not rows:
+        raise ValueError("no training records: the data source is empty (or 'limit' is 0)")
+    part = {"type": Value("string"), "text": Value("string")}
+    features = Features(
+        {
+            "id": Value("string"),
+            "prompt": List({"role": Value("string"), "content": List(part)}),
+            "images": List(Image()),
+            "solution": Value("string"),
+            "modality": Value("string"),
+        }
+    )
+    return Dataset.from_list(rows, features=features)

@@ -1,0 +1,195 @@
+"""Named training configs: the published MediX-R1 recipes and a CPU quickstart.
+
+The published numbers (reference section 4, and the released training scripts read for facts):
+one node of 8 GPUs; 512 prompts per step, 5 responses each; temperature 1.0, top_p 1.0; prompts up to
+4352 tokens, responses up to 4096; images between 512x512 and 2048x2048 pixels; AdamW, lr 1e-6
+constant, weight decay 0.01, gradient clip 1.0, 4 updates per step (mini-batches of 128 prompts);
+vision tower trained; 2 epochs; validation every 5 steps at temperature 0.6, top_p 0.95; checkpoints
+every 5 steps, 3 kept; the published reward (``medix-r1`` preset, ``<thinking>`` tags).
+
+* DAPO (the shipped recipe): clip 0.2 / 0.28, no KL, dynamic filtering of groups whose mean overall
+  reward is <= 0.01 or >= 0.99, refilled 128 prompts at a time, at most 20 tries.
+* GRPO: KL loss (low-variance estimator, coefficient 0.01), clip 0.2 / 0.3, token-mean loss
+  (EasyR1's default aggregation, which is TRL's ``dapo`` loss_type).
+* GSPO (the Qwen2.5-VL-7B script): sequence-level importance ratio, clip 3e-4 / 4e-4, no KL,
+  sequence-mean loss.
+
+>>> sorted(PRESETS)
+['medix-r1-2b-dapo', 'medix-r1-30b-dapo', 'medix-r1-8b-dapo', 'medix-r1-8b-grpo', 'quickstart', 'qwen2.5-vl-7b-gspo']
+>>> get_preset("medix-r1-8b-grpo").algorithm.beta
+0.01
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from medix_r1.training.config import TrainConfig
+from medix_r1.training.prompts import COMPACT_TEMPLATE
+
+__all__ = ["PRESETS", "get_preset", "preset_names", "QUICKSTART_WEIGHTS"]
+
+_DAPO: dict[str, Any] = {
+    "name": "dapo",
+    "beta": 0.0,
+    "epsilon": 0.2,
+    "epsilon_high": 0.28,
+    "dynamic_filtering": True,
+    "filter_low": 0.01,
+    "filter_high": 0.99,
+    "filter_refill_prompts": 128,
+    "filter_max_tries": 20,
+}
+_GRPO: dict[str, Any] = {
+    "name": "grpo",
+    "loss_type": "dapo",  # token-mean aggregation, as EasyR1 (the published engine) does by default
+    "beta": 0.01,
+    "epsilon": 0.2,
+    "epsilon_high": 0.3,
+    "dynamic_filtering": False,
+}
+_GSPO: dict[str, Any] = {
+    "name": "gspo",
+    "beta": 0.0,
+    "epsilon": 3e-4,
+    "epsilon_high": 4e-4,
+    "dynamic_filtering": False,
+}
+
+
+def _published(name: str, model: str, algorithm: dict[str, Any], description: str, **extra: Any) -> TrainConfig:
+    data: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "model": {"name": model},
+        "algorithm": algorithm,
+        "checkpoint": {"output_dir": f"runs/{name}"},
+    }
+    for key, value in extra.items():
+        data.setdefault(key, {}).update(value)
+    return TrainConfig(**data)
+
+
+#: Quickstart reward weights: the published components, with modality raised so that learning the
+#: modality tag through the reward is visible within minutes (published: modality 0.045).
+QUICKSTART_WEIGHTS = {"accuracy_llm": 0.3, "accuracy_embed": 0.2, "modality": 0.4, "format": 0.1}
+
+
+def _quickstart() -> TrainConfig:
+    return TrainConfig(
+        name="quickstart",
+        description="CPU quickstart: a tiny Qwen2-VL on the bundled samples, fake judge and MiniLM, minutes.",
+        differs=(
+            "tiny random Qwen2-VL (6.6 M params) instead of Qwen3-VL; bundled sample set; offline fake judge "
+            "(word match) and MiniLM instead of Qwen3-4B and MedEmbed; reward weights modality 0.4, "
+            "accuracy_llm 0.3, accuracy_embed 0.2, format 0.1 (published 0.045 / 0.5175 / 0.3375 / 0.1); "
+            "a supervised warm-start on the output format with random modality tags; the compact instruction "
+            "(same content, fewer tokens); 8 prompts x 8 responses per step, 40-token responses, lr 1e-3, "
+            "1 update per step, images of at most 112 px"
+        ),
+        model={
+            "name": "tiny-qwen2-vl",
+            "dtype": "float32",
+            "min_pixels": 28 * 28,
+            "max_pixels": 112 * 112,
+            "gradient_checkpointing": False,
+        },
+        data={
+            "train": "samples",
+            "train_split": None,
+            "eval": "samples:test",
+            "eval_split": None,
+            "image_max_side": 112,
+            "seed": 0,
+        },
+        prompt={"template": COMPACT_TEMPLATE},
+        reward={
+            "preset": "medix-r1",
+            "judge": "fake",
+            "judge_url": None,
+            "embedding_model": "minilm",
+            "weights": QUICKSTART_WEIGHTS,
+        },
+        algorithm={**_DAPO, "filter_refill_prompts": 8, "filter_max_tries": 2},
+        rollout={
+            "group_size": 8,
+            "prompts_per_step": 8,
+            "temperature": 1.0,
+            "max_prompt_length": 512,
+            "max_completion_length": 40,
+        },
+        optim={
+            "learning_rate": 1e-3,
+            "lr_scheduler": "constant",
+            "weight_decay": 0.0,
+            "updates_per_step": 1,
+            "micro_batch_size": 16,
+            "bf16": False,
+        },
+        schedule={"max_steps": 60, "seed": 0},
+        validation={"every": 0},
+        checkpoint={"output_dir": "runs/quickstart", "save_every": 0, "save_limit": 1},
+        logging={"alarms": {"window": 8}},
+        warmstart={"enabled": True, "steps": 150, "batch_size": 16, "learning_rate": 2e-3, "tag_policy": "random",
+                   "reasoning": "I look at the image."},
+    )
+
+
+_BUILDERS: dict[str, Callable[[], TrainConfig]] = {
+    "medix-r1-2b-dapo": lambda: _published(
+        "medix-r1-2b-dapo",
+        "Qwen/Qwen3-VL-2B-Instruct",
+        _DAPO,
+        "MediX-R1 2B: Qwen3-VL-2B-Instruct, DAPO, the published recipe.",
+    ),
+    "medix-r1-8b-dapo": lambda: _published(
+        "medix-r1-8b-dapo",
+        "Qwen/Qwen3-VL-8B-Instruct",
+        _DAPO,
+        "MediX-R1 8B: Qwen3-VL-8B-Instruct, DAPO, the published recipe.",
+    ),
+    "medix-r1-8b-grpo": lambda: _published(
+        "medix-r1-8b-grpo",
+        "Qwen/Qwen3-VL-8B-Instruct",
+        _GRPO,
+        "MediX-R1 8B with the published GRPO recipe (KL loss 0.01, clip 0.2 / 0.3).",
+    ),
+    "medix-r1-30b-dapo": lambda: _published(
+        "medix-r1-30b-dapo",
+        "Qwen/Qwen3-VL-30B-A3B-Thinking",
+        _DAPO,
+        "MediX-R1 30B: Qwen3-VL-30B-A3B (Thinking, per the training script), DAPO, bf16 optimiser states.",
+        verl={"tensor_parallel_size": 8},
+    ),
+    "qwen2.5-vl-7b-gspo": lambda: _published(
+        "qwen2.5-vl-7b-gspo",
+        "Qwen/Qwen2.5-VL-7B-Instruct",
+        _GSPO,
+        "Qwen2.5-VL-7B with the published GSPO script (sequence-level ratio, clip 3e-4 / 4e-4).",
+    ),
+    "quickstart": _quickstart,
+}
+
+PRESETS: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def preset_names() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def get_preset(name: str) -> TrainConfig:
+    """A fresh copy of a named config; an unknown name fails with "did you mean" and the list."""
+    try:
+        builder = _BUILDERS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_BUILDERS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        from medix_r1.training.config import ConfigError
+
+        raise ConfigError(
+            f"unknown training preset or config file {name!r}.{hint} Presets: {', '.join(sorted(_BUILDERS))}; "
+            "or give a .yaml file"
+        ) from None
+    return builder()
