@@ -122,6 +122,11 @@ class DataSection(_Section):
         None, ge=14, description="Downscale images so the longest side is at most this (None: leave to the processor)"
     )
     seed: int = Field(1, description="Seed of the subset choice and of the shuffling (published: 1)")
+    balance_modalities: bool = Field(
+        False,
+        description="Oversample training records so every modality tag is equally frequent (not published; the "
+        "quickstart uses it so that always answering the majority tag does not pay)",
+    )
 
 
 class PromptSection(_Section):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from medix_r1.data import MedixRecord
 
-__all__ = ["load_training_records", "record_to_row", "build_rl_dataset", "resize_longest"]
+__all__ = ["load_training_records", "balance_by_modality", "record_to_row", "build_rl_dataset", "resize_longest"]
 
 
 def resize_longest(image: Image, max_side: int | None) -> Image:
@@ -71,6 +71,36 @@ def load_training_records(
         keep = sorted(random.Random(seed).sample(range(len(records)), limit))
         records = [records[i] for i in keep]
     return records
+
+
+def balance_by_modality(records: Sequence[MedixRecord], seed: int = 0) -> list[MedixRecord]:
+    """Oversample so that every modality tag has as many records as the most frequent one.
+
+    Each tag's records are repeated whole, then topped up with a seeded sample of them; the result
+    is shuffled. Rare modalities are seen as often as common ones, so a policy cannot earn the
+    modality reward by always naming the majority tag.
+
+    >>> from medix_r1.data import MedixRecord
+    >>> recs = [MedixRecord.from_dict({"id": str(i), "image": ["x.png"], "source": "t", "problem": "q",
+    ...         "solution": tag + " a"}) for i, tag in enumerate(["<CT_SCAN>"] * 3 + ["<X_RAY>"])]
+    >>> sorted(r.tag for r in balance_by_modality(recs))
+    ['<CT_SCAN>', '<CT_SCAN>', '<CT_SCAN>', '<X_RAY>', '<X_RAY>', '<X_RAY>']
+    """
+    rng = random.Random(seed)
+    by_tag: dict[str, list[MedixRecord]] = {}
+    for record in records:
+        by_tag.setdefault(record.tag, []).append(record)
+    if not by_tag:
+        return []
+    most = max(len(group) for group in by_tag.values())
+    out: list[MedixRecord] = []
+    for tag in sorted(by_tag):
+        group = by_tag[tag]
+        whole, extra = divmod(most, len(group))
+        out.extend(group * whole)
+        out.extend(rng.sample(group, extra))
+    rng.shuffle(out)
+    return out
 
 
 def _load_record_images(record: MedixRecord, max_side: int | None) -> list[Image]:

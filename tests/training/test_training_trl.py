@@ -1,0 +1,149 @@
+"""The TRL backend end to end on a tiny Qwen2-VL with real images: 2-step GRPO and DAPO runs change
+the trainable weights and write metrics, plot, report and summary; a run resumes from its checkpoint;
+a judge outage stops the run with a resumable checkpoint and no trained step."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+pytest.importorskip("trl", reason="the TRL backend needs the train extra")
+pytestmark = pytest.mark.slow
+
+
+class LengthReward:
+    """Test reward: 1.0 for replies of at least ``cut`` characters, else 0.0, so a random tiny model's
+    groups carry a learning signal (the MediX components all score 0 on random text)."""
+
+    def __init__(self, cut: int = 30) -> None:
+        self.cut = cut
+
+    def score_rollouts(self, rollouts):
+        return [1.0 if len(r.normalized) >= self.cut else 0.0 for r in rollouts]
+
+
+def length_composite(config):
+    from medix_r1.rewards.composite import CompositeReward, RewardComponent
+    from medix_r1.training.trl_backend import build_composite
+
+    real = build_composite(config)
+    components = [RewardComponent("length", LengthReward(), 1.0), *real.components]
+    return CompositeReward(components, real.fmt, "test-length")
+
+
+def tensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+def test_grpo_two_steps_trains_and_records(tiny_config, tiny_model_dir):
+    from medix_r1.training.trl_backend import train_trl
+
+    config = tiny_config(
+        "algorithm.name=grpo", "algorithm.beta=0.01", "algorithm.dynamic_filtering=false",
+        "algorithm.epsilon_high=0.3", "model.freeze_vision_tower=true",
+    )
+    result = train_trl(config, composite=length_composite(config))
+    assert result.steps == 2
+    before, after = tensors(tiny_model_dir), tensors(result.final_dir)
+    changed = {k for k in before if not (before[k] == after[k]).all()}
+    assert any(k.startswith("model.language_model") or k.startswith("lm_head") for k in changed)
+    assert not any(".visual." in k or k.startswith("model.visual") for k in changed), "vision tower was frozen"
+
+    rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    for key in ("reward", "rewards/length/mean", "rewards/format/mean", "rewards/accuracy_llm/mean",
+                "rewards/accuracy_embed/mean", "rewards/modality/mean", "completions/mean_length", "kl",
+                "clip_ratio/region_mean", "timing/generation_s", "timing/reward_s", "timing/step_s",
+                "judge/requests", "judge/latency_ms", "entropy"):
+        assert key in rows[0], key
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["span_steps"] == 1
+    assert summary["reward_first"] == pytest.approx(round(rows[0]["reward"], 4), abs=1e-4)
+    assert (result.run_dir / "reward_curves.png").stat().st_size > 10_000
+    report = (result.run_dir / "report.md").read_text()
+    assert "algorithm: **grpo**" in report and "beta 0.01" in report
+    assert (result.final_dir / "preprocessor_config.json").is_file()
+
+
+def test_dapo_run_filters_and_refills(tiny_config):
+    from medix_r1.training.trl_backend import train_trl
+
+    config = tiny_config("algorithm.name=dapo", "algorithm.filter_refill_prompts=2", "algorithm.filter_max_tries=2")
+    result = train_trl(config, composite=length_composite(config))
+    rows = result.metrics
+    assert [r["step"] for r in rows] == [1, 2]
+    for row in rows:
+        assert row["dapo/groups_seen"] >= 2
+        assert 0.0 <= row["dapo/kept_fraction"] <= 1.0
+        assert row["dapo/tries"] <= 2
+    config_written = (result.run_dir / "config.yaml").read_text()
+    assert "dynamic_filtering: true" in config_written
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_config):
+    from medix_r1.training.trl_backend import find_resume_checkpoint, train_trl
+
+    first = tiny_config("algorithm.dynamic_filtering=false", "checkpoint.save_every=1", "checkpoint.save_limit=2")
+    train_trl(first, composite=length_composite(first))
+    assert find_resume_checkpoint(first).name == "checkpoint-2"
+    longer = tiny_config("algorithm.dynamic_filtering=false", "checkpoint.save_every=1", "schedule.max_steps=3")
+    result = train_trl(longer, composite=length_composite(longer))
+    assert result.steps == 3
+    assert [r["step"] for r in result.metrics] == [1, 2, 3]  # steps 1-2 kept, step 3 appended, no duplicates
+    state = json.loads((result.run_dir / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+
+
+def test_resume_from_a_folder_that_is_not_a_checkpoint(tiny_config, tmp_path):
+    from medix_r1.training.trl_backend import find_resume_checkpoint
+
+    with pytest.raises(FileNotFoundError, match="no trainer_state.json"):
+        find_resume_checkpoint(tiny_config(f"checkpoint.resume={tmp_path}"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_judge_outage_stops_with_a_resumable_checkpoint(tiny_config):
+    from medix_r1.rewards.composite import CompositeReward, RewardComponent
+    from medix_r1.training.trl_backend import TrainingStopped, build_composite, train_trl
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    config = tiny_config(
+        "reward.judge=openai", f"reward.judge_url={url}", "reward.judge_retries=0", "reward.judge_timeout_s=2",
+        "algorithm.dynamic_filtering=false",
+    )
+    real = build_composite(config)
+    # Make every rollout reach the judge: a constant well-formed reply is what the judge is asked about.
+
+    class AlwaysAsk:
+        def __init__(self, judge_reward):
+            self.inner = judge_reward
+            self.judge = judge_reward.judge
+
+        async def ascore_rollouts(self, rollouts):
+            from dataclasses import replace
+
+            forced = [replace(r, answer="left lung", shortcut=None) for r in rollouts]
+            return await self.inner.ascore_rollouts(forced)
+
+    components = [
+        RewardComponent(c.name, AlwaysAsk(c.reward) if c.name == "accuracy_llm" else c.reward, c.weight)
+        for c in real.components
+    ]
+    composite = CompositeReward(components, real.fmt, real.preset)
+    with pytest.raises(TrainingStopped) as err:
+        train_trl(config, composite=composite)
+    message = str(err.value)
+    assert url in message and "resumable checkpoint" in message and "on_judge_error=skip" in message
+    checkpoint = err.value.checkpoint
+    assert checkpoint.name == "checkpoint-0" and (checkpoint / "trainer_state.json").is_file()
+    metrics = config.output_dir / "metrics.jsonl"
+    assert not metrics.exists() or metrics.read_text() == ""  # no step was trained or logged
