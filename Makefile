@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/medix-r1 reward demo
+	$(VENV)/bin/medix-r1 quickstart --out runs/quickstart
 
 # Headless Chromium for the demo's browser test (tests/demo/test_demo_browser.py). `playwright install`
 # cannot download its browser here; Debian's chromium works. Installed when missing and running as
