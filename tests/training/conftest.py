@@ -65,6 +65,7 @@ def tiny_config(tiny_model_dir, sample_files, tmp_path):
             "rollout.group_size=4",
             "rollout.max_completion_length=12",
             "optim.micro_batch_size=8",
+            "optim.updates_per_step=1",
             "optim.learning_rate=0.01",
             "warmstart.enabled=false",
             f"checkpoint.output_dir={tmp_path / 'run'}",

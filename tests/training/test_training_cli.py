@@ -60,7 +60,8 @@ def test_chat_parses_the_reply(tiny_model_dir, sample_files):
     result = runner.invoke(app, ["chat", "--model", str(tiny_model_dir), "--image", record.image[0],
                                  "--max-new-tokens", "8", "--json", record.question])
     assert result.exit_code == 0, result.output
-    reply = json.loads(result.output.strip().splitlines()[-1])
+    # stderr (the weight-loading bar) shares the captured output; the JSON is the last object in it
+    reply = json.loads(result.output[result.output.rindex('{"modality"') :].strip())
     assert set(reply) == {"modality", "reasoning", "answer", "well_formed", "raw"}
     assert reply["well_formed"] is False  # a random tiny model does not write the format
 
@@ -86,7 +87,8 @@ def test_quickstart_pieces_at_toy_scale(tiny_model_dir, sample_files, tmp_path):
         overrides=[f"model.name={tiny_model_dir}", f"data.train={train}", f"data.eval={test}",
                    "reward.embedding_model=hashing", "warmstart.steps=2", "warmstart.batch_size=4",
                    "schedule.max_steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4",
-                   "optim.micro_batch_size=8", "rollout.max_completion_length=8", "logging.console=false"],
+                   "optim.micro_batch_size=8", "optim.updates_per_step=1", "rollout.max_completion_length=8",
+                   "logging.console=false"],
         heldout_limit=4,
         echo=lambda message: None,
     )

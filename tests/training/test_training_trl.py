@@ -14,14 +14,14 @@ pytestmark = pytest.mark.slow
 
 
 class LengthReward:
-    """Test reward: 1.0 for replies of at least ``cut`` characters, else 0.0, so a random tiny model's
-    groups carry a learning signal (the MediX components all score 0 on random text)."""
+    """Test reward: reply length in characters / ``scale`` (at most 1), so a random tiny model's groups
+    carry a learning signal (the MediX components all score 0 on random text)."""
 
-    def __init__(self, cut: int = 30) -> None:
-        self.cut = cut
+    def __init__(self, scale: float = 200.0) -> None:
+        self.scale = scale
 
     def score_rollouts(self, rollouts):
-        return [1.0 if len(r.normalized) >= self.cut else 0.0 for r in rollouts]
+        return [min(1.0, len(r.normalized) / self.scale) for r in rollouts]
 
 
 def length_composite(config):
@@ -50,8 +50,8 @@ def test_grpo_two_steps_trains_and_records(tiny_config, tiny_model_dir):
     assert result.steps == 2
     before, after = tensors(tiny_model_dir), tensors(result.final_dir)
     changed = {k for k in before if not (before[k] == after[k]).all()}
-    assert any(k.startswith("model.language_model") or k.startswith("lm_head") for k in changed)
-    assert not any(".visual." in k or k.startswith("model.visual") for k in changed), "vision tower was frozen"
+    assert any(k.startswith("lm_head") for k in changed) and any(k.startswith("model.layers") for k in changed)
+    assert not any("visual" in k for k in changed), "the vision tower was frozen"
 
     rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
@@ -72,10 +72,14 @@ def test_grpo_two_steps_trains_and_records(tiny_config, tiny_model_dir):
 def test_dapo_run_filters_and_refills(tiny_config):
     from medix_r1.training.trl_backend import train_trl
 
-    config = tiny_config("algorithm.name=dapo", "algorithm.filter_refill_prompts=2", "algorithm.filter_max_tries=2")
+    # Two updates per RL step (as the published recipe has four): TRL then also computes the old
+    # log-probs, which the filter must carry through its row selection.
+    config = tiny_config("algorithm.name=dapo", "algorithm.filter_refill_prompts=2", "algorithm.filter_max_tries=2",
+                         "optim.updates_per_step=2", "optim.micro_batch_size=4")
     result = train_trl(config, composite=length_composite(config))
     rows = result.metrics
-    assert [r["step"] for r in rows] == [1, 2]
+    assert result.steps == 2
+    assert [r["step"] for r in rows] == [1, 2]  # one row per RL step, not per optimiser update
     for row in rows:
         assert row["dapo/groups_seen"] >= 2
         assert 0.0 <= row["dapo/kept_fraction"] <= 1.0

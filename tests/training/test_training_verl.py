@@ -84,9 +84,9 @@ def test_reward_file_applies_weight_overrides(verl_config):
 
     run = prepare_verl_run(verl_config("quickstart"), max_records=1)
     module = load_module(run.reward_file)
-    # right format and modality, wrong answer: 0.1 + 0.5 with the quickstart weights
+    # right format and modality, wrong answer: 0.1 + 0.4 with the quickstart weights
     row = module.compute_score("s", "<X_RAY><thinking>x</thinking><answer>Spleen</answer>", "<X_RAY> Left lung")
-    assert row["score"] == pytest.approx(0.6)
+    assert row["score"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(

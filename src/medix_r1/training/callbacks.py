@@ -99,29 +99,23 @@ class MetricsCallback(TrainerCallback):
         self.rows: list[dict[str, Any]] = []
         self.alarms: list[Alarm] = []
         self._bar: Any = None
-        self._step_started: float | None = None
-        self._step_seconds: float | None = None
+        self._last_log: float | None = None
+        self._last_step = 0
         self._started = time.time()
 
     # ---- trainer events ----
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._last_step = state.global_step // self.updates_per_step
         if self.console and state.is_world_process_zero:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=state.max_steps, initial=state.global_step, desc="RL steps", unit="step",
-                             dynamic_ncols=True)
+            self._bar = tqdm(total=state.max_steps // self.updates_per_step, initial=self._last_step,
+                             desc="RL steps", unit="step", dynamic_ncols=True)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._step_started is None:
-            self._step_started = time.perf_counter()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._step_started is not None:
-            self._step_seconds = time.perf_counter() - self._step_started
-            self._step_started = None
-        if self._bar is not None:
-            self._bar.update(1)
+        if self._last_log is None:
+            self._last_log = time.perf_counter()
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not logs or not state.is_world_process_zero:
@@ -130,13 +124,18 @@ class MetricsCallback(TrainerCallback):
             return  # the end-of-training summary, or an eval-only log
         if any(k.startswith("eval_") for k in logs):
             return
-        row: dict[str, Any] = {"step": state.global_step, "time": round(time.time() - self._started, 3)}
+        # One row per RL step: TRL logs every `updates_per_step` optimiser updates (one generation).
+        step = state.global_step // self.updates_per_step
+        row: dict[str, Any] = {"step": step, "time": round(time.time() - self._started, 3)}
         row.update({k: _clean(v) for k, v in logs.items()})
-        if self._step_seconds is not None:
-            row["timing/step_s"] = round(self._step_seconds, 4)
+        now = time.perf_counter()
+        if self._last_log is not None:
+            seconds = now - self._last_log
+            row["timing/step_s"] = round(seconds, 4)
             reward_s = row.get("timing/reward_s")
-            if isinstance(reward_s, (int, float)) and self._step_seconds > 0:
-                row["timing/reward_share"] = round(reward_s / self._step_seconds, 4)
+            if isinstance(reward_s, (int, float)) and seconds > 0:
+                row["timing/reward_share"] = round(reward_s / seconds, 4)
+        self._last_log = now
         self.rows.append(row)
         with self.metrics_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
@@ -146,11 +145,13 @@ class MetricsCallback(TrainerCallback):
             with self.alarms_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(alarm.as_dict()) + "\n")
         if self._bar is not None:
+            self._bar.update(step - self._last_step)
             postfix = {short: f"{row[key]:.3f}" for key, short in _SHORT[:5] if isinstance(row.get(key), (int, float))}
             self._bar.set_postfix(postfix, refresh=False)
             self._bar.write(console_line(row))
             for alarm in fired:
                 self._bar.write(f"ALARM [{alarm.kind}] step {alarm.step}: {alarm.message}")
+        self._last_step = step
         if fired and self.stop_on_alarm:
             control.should_training_stop = True
             control.should_save = True

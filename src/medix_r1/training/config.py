@@ -305,10 +305,10 @@ class WarmStartSection(_Section):
     steps: int = Field(150, ge=1, description="Optimiser steps of the warm-start")
     batch_size: int = Field(16, ge=1, description="Records per warm-start step")
     learning_rate: float = Field(2e-3, gt=0, description="Warm-start learning rate (AdamW)")
-    tag_policy: Literal["random", "true"] = Field(
+    tag_policy: Literal["random", "reference"] = Field(
         "random",
         description="random: the target's modality tag is drawn at random, independent of the image, so the "
-        "warm-start teaches the format but not which tag fits which image; true: the record's own tag",
+        "warm-start teaches the format but not which tag fits which image; reference: the record's own tag",
     )
     reasoning: str = Field("I read the image and the question.", description="Reasoning text of every warm-start target")
 

@@ -81,7 +81,7 @@ def balance_by_modality(records: Sequence[MedixRecord], seed: int = 0) -> list[M
     modality reward by always naming the majority tag.
 
     >>> from medix_r1.data import MedixRecord
-    >>> recs = [MedixRecord.from_dict({"id": str(i), "image": ["x.png"], "source": "t", "problem": "q",
+    >>> recs = [MedixRecord.from_dict({"id": str(i), "image": ["x.png"], "source": "t", "problem": "<image> q",
     ...         "solution": tag + " a"}) for i, tag in enumerate(["<CT_SCAN>"] * 3 + ["<X_RAY>"])]
     >>> sorted(r.tag for r in balance_by_modality(recs))
     ['<CT_SCAN>', '<CT_SCAN>', '<CT_SCAN>', '<X_RAY>', '<X_RAY>', '<X_RAY>']

@@ -146,6 +146,7 @@ def quickstart(
         warm.update(
             steps=result.steps, seconds=round(result.seconds, 1), first_loss=round(result.first_loss, 4),
             last_loss=round(result.last_loss, 4), tag_policy=ws.tag_policy, tags=list(result.tags),
+            reasoning=ws.reasoning,
         )
         echo("[4/6] held-out check after the warm-start (the start of RL)")
         warm_eval = _heldout(model, processor, test_rows, composite, "warm-start", max_new)
@@ -160,7 +161,7 @@ def quickstart(
          f"{config.rollout.prompts_per_step} prompts x {config.rollout.group_size} responses")
     # TRL trains the module it is given in place, so `model` is the trained policy afterwards.
     run = train_trl(config, model=model, processor=processor, train_dataset=rl_ds, composite=composite,
-                    write_outputs=False)
+                    write_outputs=False, warmstart=False)
 
     echo("[6/6] held-out check after RL")
     after = _heldout(model, processor, test_rows, composite, "after RL", max_new)
@@ -229,6 +230,12 @@ def _notes(
             ),
             "",
         ]
+        if "{modality}" in str(warm.get("reasoning", "")):
+            lines += [
+                f"The warm-start reasoning (`{warm['reasoning']}`) named each record's modality in words, so "
+                "recognising the modality was taught by supervision; RL had to map it to the tag.",
+                "",
+            ]
     examples = after.get("examples") or []
     if examples:
         lines += ["## Sample replies after RL", ""]

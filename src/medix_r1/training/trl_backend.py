@@ -129,7 +129,7 @@ def grpo_args(config: TrainConfig, reward_weights: list[float], *, world_size: i
         "scale_rewards": alg.resolved_scale_rewards(),
         "mask_truncated_completions": alg.mask_truncated_completions,
         "reward_weights": reward_weights,
-        "logging_steps": 1,
+        "logging_steps": updates,  # one metrics row per RL step (one generation, `updates` optimiser updates)
         "save_strategy": "steps" if config.checkpoint.save_every else "no",
         "save_steps": max(1, config.checkpoint.save_every * updates),
         "save_total_limit": config.checkpoint.save_limit,
@@ -473,9 +473,12 @@ def _save_interrupted(trainer: Any) -> Path:
     return Path(trainer.args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{trainer.state.global_step}"
 
 
-def train_trl(config: TrainConfig, *, write_outputs: bool = True, **parts: Any) -> TrainResult:
+def train_trl(
+    config: TrainConfig, *, write_outputs: bool = True, warmstart: bool = True, **parts: Any
+) -> TrainResult:
     """Run a whole TRL training (see module docstring). ``parts`` go to :func:`make_trainer`;
-    ``write_outputs=False`` leaves summary, plot and report to the caller (the quickstart)."""
+    ``write_outputs=False`` leaves summary, plot and report to the caller (the quickstart), and
+    ``warmstart=False`` skips ``config.warmstart`` (a caller that already ran it)."""
     from medix_r1.training.callbacks import read_metrics, truncate_metrics
 
     run_dir = config.output_dir
@@ -484,20 +487,31 @@ def train_trl(config: TrainConfig, *, write_outputs: bool = True, **parts: Any) 
     metrics_path = run_dir / "metrics.jsonl"
     if resume is not None:
         state = json.loads((resume / "trainer_state.json").read_text(encoding="utf-8"))
-        truncate_metrics(metrics_path, int(state.get("global_step", 0)))
+        truncate_metrics(metrics_path, int(state.get("global_step", 0)) // config.optim.updates_per_step)
         logger.info("resuming from %s", resume)
     else:
         metrics_path.unlink(missing_ok=True)
         (run_dir / "alarms.jsonl").unlink(missing_ok=True)
     (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
     trainer, metrics_cb = make_trainer(config, **parts)
+    if warmstart and config.warmstart.enabled and resume is None:
+        from medix_r1.training.warmstart import run_warmstart
+
+        ws = config.warmstart
+        rows = [dict(row) for row in trainer.train_dataset]
+        run_warmstart(
+            trainer.model, trainer.processing_class, rows, parts.get("composite", trainer.composite).fmt,
+            steps=ws.steps, batch_size=ws.batch_size, learning_rate=ws.learning_rate, tag_policy=ws.tag_policy,
+            reasoning=ws.reasoning, seed=config.data.seed, progress=config.logging.console,
+        )
+        trainer.model.train()
     started = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     except (JudgeUnavailableError, JudgeConfigError) as err:
         checkpoint = _save_interrupted(trainer)
         raise TrainingStopped(
-            f"training stopped at step {trainer.state.global_step}: {err}\n"
+            f"training stopped at step {trainer.state.global_step // config.optim.updates_per_step}: {err}\n"
             f"No step was trained on missing judge scores. A resumable checkpoint is at {checkpoint}; once the "
             f"judge is back, run the same command again (checkpoint.resume=auto picks it up), or set "
             f"reward.on_judge_error=skip to leave the judge component unscored instead of stopping.",
@@ -507,7 +521,8 @@ def train_trl(config: TrainConfig, *, write_outputs: bool = True, **parts: Any) 
     final_dir = run_dir / "final"
     trainer.save_model(str(final_dir))
     rows = read_metrics(metrics_path)
-    result = TrainResult(run_dir, final_dir, trainer.state.global_step, seconds, rows, metrics_cb.alarms)
+    steps = trainer.state.global_step // config.optim.updates_per_step
+    result = TrainResult(run_dir, final_dir, steps, seconds, rows, metrics_cb.alarms)
     if write_outputs:
         from medix_r1.training.report import write_run_outputs
 

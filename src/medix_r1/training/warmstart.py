@@ -35,6 +35,16 @@ class WarmStartResult:
     tags: tuple[str, ...]
 
 
+def _modality_words(tag: str) -> str:
+    """The modality in plain words (``<MRI_SCAN>`` -> ``MRI``), for reasoning templates with ``{modality}``."""
+    from medix_r1.modality import UnknownModalityError, resolve_modality
+
+    try:
+        return resolve_modality(tag).label
+    except UnknownModalityError:
+        return tag.strip("<>").replace("_", " ").lower()
+
+
 def warmstart_target(answer: str, tag: str, fmt: ResponseFormat, reasoning: str) -> str:
     """The reply text a warm-start row is trained on.
 
@@ -97,10 +107,11 @@ def run_warmstart(
             for row in batch:
                 tag = rng.choice(tags) if tag_policy == "random" else row["modality"]
                 answer = split_solution(row["solution"])[1] or ""
+                reasoning_text = reasoning.format(modality=_modality_words(row["modality"])) if "{" in reasoning else reasoning
                 row_images = list(row.get("images") or [])
                 messages = prepare_multimodal_messages(row["prompt"], images=row_images)
                 prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-                target = warmstart_target(answer, tag, fmt, reasoning) + eos
+                target = warmstart_target(answer, tag, fmt, reasoning_text) + eos
                 prompts.append(prompt + target)
                 targets.append(target)
                 images.append(row_images)
