@@ -14,7 +14,6 @@ The API key is read from an environment variable when the client is built, and n
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import json
 import os
@@ -48,20 +47,25 @@ class _LoopState:
     semaphore: asyncio.Semaphore
 
 
-_OPEN_CLIENTS: weakref.WeakSet[OpenAIChatClient] = weakref.WeakSet()
+def _release_states(states: dict[asyncio.AbstractEventLoop, _LoopState]) -> None:
+    """Close every pool of a client that is going away (collected, or at interpreter exit).
 
-
-@atexit.register
-def _close_open_sessions() -> None:
-    # Sessions living on loops that still run (the shared background loop, TRL's reward loop) are
-    # closed at exit so aiohttp does not report them as leaked.
-    for client in list(_OPEN_CLIENTS):
-        client._release_closed_loops()
-        for loop, state in list(client._states.items()):
-            if loop.is_running():
-                future = asyncio.run_coroutine_threadsafe(state.session.close(), loop)
-                with contextlib.suppress(Exception):  # best effort at interpreter exit
+    Run by ``weakref.finalize``, which fires before the garbage collector finalises the sessions
+    themselves, so aiohttp never reports them as leaked whatever the order of collection.
+    """
+    for loop, state in list(states.items()):
+        if loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(state.session.close(), loop)
+            try:
+                current = asyncio.get_running_loop()
+            except RuntimeError:
+                current = None
+            if current is not loop:  # never block the loop that must run the close
+                with contextlib.suppress(Exception):
                     future.result(timeout=2)
+        else:  # closed, or stopped for good (e.g. a trainer's reward loop after training)
+            _release(state.session)
+    states.clear()
 
 
 def _release(session: Any) -> None:
@@ -110,8 +114,10 @@ class OpenAIChatClient:
         self.concurrency = concurrency
         self.extra_body = dict(extra_body or {})
         self._api_key = os.environ.get(api_key_env) if api_key_env else None
-        # One pool per event loop; pools of loops that have ended are released on the next use.
+        # One pool per event loop; pools of loops that have ended are released on the next use,
+        # and all of them when the client is collected or the interpreter exits.
         self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        self._finalizer = weakref.finalize(self, _release_states, self._states)
         self.stats = JudgeStats()
 
     def __repr__(self) -> str:  # never shows the key
@@ -129,27 +135,17 @@ class OpenAIChatClient:
     def __getstate__(self) -> dict[str, Any]:  # picklable for Ray / multiprocessing: pools are per process
         state = self.__dict__.copy()
         state["_states"] = None
+        state["_finalizer"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._states = {}
+        self._finalizer = weakref.finalize(self, _release_states, self._states)
 
     def _release_closed_loops(self) -> None:
         for loop in [loop for loop in self._states if loop.is_closed()]:
             _release(self._states.pop(loop).session)
-
-    def __del__(self) -> None:
-        try:
-            self._release_closed_loops()
-            for loop, state in self._states.items():  # pools on loops that still run: close there
-                if loop.is_running():
-                    asyncio.run_coroutine_threadsafe(state.session.close(), loop)
-                else:
-                    _release(state.session)
-            self._states.clear()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
 
     def _state(self) -> _LoopState:
         import aiohttp
@@ -168,7 +164,6 @@ class OpenAIChatClient:
             )
             state = _LoopState(session=session, semaphore=asyncio.Semaphore(self.concurrency))
             self._states[loop] = state
-            _OPEN_CLIENTS.add(self)
         return state
 
     async def aclose(self) -> None:
