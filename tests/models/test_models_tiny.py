@@ -98,3 +98,24 @@ def test_unreachable_hub_id_fails_clearly(cache_dir):
     # The tests run with HF_HUB_OFFLINE=1, so this fails at once instead of waiting for a network.
     with pytest.raises(OSError, match="cannot load model 'nobody/no-such-model'.*no hub is reachable"):
         load_policy("nobody/no-such-model", cache_dir=cache_dir)
+
+
+def test_tag_tokens_are_single_and_survive_decoding(cache_dir, tmp_path):
+    from medix_r1.modality import MODALITY_TAGS
+    from medix_r1.models.tokenizer import add_tag_tokens
+
+    model, processor = build_tiny_vlm("qwen2-vl", seed=0, cache_dir=cache_dir)
+    tok = processor.tokenizer
+    rows = model.get_input_embeddings().weight.shape[0]
+    assert add_tag_tokens(model, processor) == list(MODALITY_TAGS)
+    assert model.get_input_embeddings().weight.shape[0] == rows + len(MODALITY_TAGS) == len(tok)
+    assert model.get_output_embeddings().weight.shape[0] == len(tok)
+    ids = tok("<CT_SCAN><thinking>x</thinking>", add_special_tokens=False)["input_ids"]
+    assert ids[0] == tok.convert_tokens_to_ids("<CT_SCAN>")
+    # TRL decodes completions with skip_special_tokens=True: the tag must stay.
+    assert tok.batch_decode([ids], skip_special_tokens=True)[0].startswith("<CT_SCAN><thinking>")
+    assert add_tag_tokens(model, processor) == []  # idempotent
+    save_policy(model, processor, tmp_path / "m")
+    again, again_processor = load_policy(str(tmp_path / "m"), device="cpu")
+    assert len(again_processor.tokenizer) == len(tok)
+    assert again.get_input_embeddings().weight.shape[0] == len(tok)

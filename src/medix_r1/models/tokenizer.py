@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "set_generation_tokens",
     "vl_tokenizer_dir",
     "load_vl_tokenizer",
+    "add_tag_tokens",
 ]
 
 VISION_START = "<|vision_start|>"
@@ -165,3 +167,27 @@ def load_vl_tokenizer(cache_dir: str | os.PathLike[str] | None = None) -> PreTra
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(vl_tokenizer_dir(cache_dir)))
+
+
+def add_tag_tokens(model: PreTrainedModel, processor: Any, tags: Sequence[str] | None = None) -> list[str]:
+    """Make each modality tag (``<X_RAY>``, ``<CT_SCAN>``...) one token of ``processor``'s tokenizer
+    and grow ``model``'s input embedding and output head to match (both in place).
+
+    The tags are *normal* added tokens, not special ones: TRL decodes completions with
+    ``skip_special_tokens=True`` and the reward must still see the tag. New rows start at the mean of
+    the old ones. Used by the CPU quickstart's tiny model only (``model.single_token_tags``), where a
+    tag spelled over 3-6 sub-word tokens is hard to learn; the published models keep their tokenizers.
+    Returns the tags that were added.
+    """
+    from transformers import AddedToken
+
+    from medix_r1.modality import MODALITY_TAGS
+
+    tokenizer = getattr(processor, "tokenizer", processor)
+    vocab = tokenizer.get_vocab()
+    new = [t for t in (tags or MODALITY_TAGS) if t not in vocab]
+    if new:
+        tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in new])
+    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    return new

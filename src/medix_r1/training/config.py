@@ -100,6 +100,11 @@ class ModelSection(_Section):
     )
     freeze_vision_tower: bool = Field(False, description="Keep the vision encoder fixed (published: trained)")
     gradient_checkpointing: bool = Field(True, description="Trade compute for memory in the backward pass")
+    single_token_tags: bool = Field(
+        False,
+        description="Add each modality tag to the tokenizer as one (non-special) token and resize the embeddings "
+        "(not published; the quickstart's tiny model uses it)",
+    )
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA adapters")
 
 

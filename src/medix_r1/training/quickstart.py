@@ -127,6 +127,10 @@ def quickstart(
         min_pixels=config.model.min_pixels,
         max_pixels=config.model.max_pixels,
     )
+    if config.model.single_token_tags:
+        from medix_r1.models.tokenizer import add_tag_tokens
+
+        add_tag_tokens(model, processor)
     n_params = sum(p.numel() for p in model.parameters())
     max_new = config.rollout.max_completion_length
 

@@ -380,6 +380,10 @@ def make_trainer(
             min_pixels=config.model.min_pixels,
             max_pixels=config.model.max_pixels,
         )
+        if config.model.single_token_tags:
+            from medix_r1.models.tokenizer import add_tag_tokens
+
+            add_tag_tokens(model, processor)
     if getattr(processor, "image_processor", None) is None:
         raise ValueError(
             f"model {config.model.name!r} has no image processor: MediX-R1 trains vision-language models "
