@@ -14,7 +14,16 @@ from typing import Any
 
 from medix_r1.parsing import ResponseFormat, parse_response
 
-__all__ = ["ask", "run_prompt_settings"]
+__all__ = ["ask", "run_prompt_settings", "run_checkpoint"]
+
+
+def run_checkpoint(model: str) -> str:
+    """A training run folder (``runs/x``) means its final model (``runs/x/final``); anything else
+    (a model folder, a built-in name, a hub id) is returned unchanged."""
+    path = Path(model)
+    if path.is_dir() and not (path / "config.json").is_file() and (path / "final" / "config.json").is_file():
+        return str(path / "final")
+    return model
 
 
 def run_prompt_settings(model_path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
@@ -52,6 +61,7 @@ def ask(
     from medix_r1.training.heldout import generate_batch
     from medix_r1.training.prompts import build_prompt_messages
 
+    model = run_checkpoint(model)
     template, run_think = run_prompt_settings(model) if Path(model).exists() else (None, None)
     fmt = ResponseFormat(run_think or think_tag)
     policy, processor = loaded or load_policy(model)
