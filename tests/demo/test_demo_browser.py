@@ -63,8 +63,9 @@ def test_upload_ask_and_read_the_three_fields(page, fake_server, chest_png):
     page.goto(fake_server, wait_until="domcontentloaded")
     notice = page.locator("#notice")
     notice.get_by_text("Research prototype, not for clinical use.").wait_for()
-    assert page.get_by_text("Examples (bundled sample images)").is_visible()
-    assert page.get_by_role("button", name="Chest X-ray").is_visible()
+    # The examples render after the notice: wait for them (fails after the timeout if they never appear).
+    page.get_by_text("Examples (bundled sample images)").wait_for(state="visible", timeout=15_000)
+    page.get_by_role("button", name="Chest X-ray").wait_for(state="visible", timeout=15_000)
 
     page.locator("#image-file input[type=file]").set_input_files(str(chest_png))
     page.locator("#preview img").wait_for()  # the decoded image the model will see
