@@ -13,7 +13,13 @@ from medix_r1.data.schema import RecordError
 
 
 def test_vqa_rad_with_default_modality(png_bytes):
-    rows = [{"image": {"bytes": png_bytes(), "path": "synpic1.jpg"}, "question": "is there  a fracture?", "answer": "no"}]
+    rows = [
+        {
+            "image": {"bytes": png_bytes(), "path": "synpic1.jpg"},
+            "question": "is there  a fracture?",
+            "answer": "no",
+        }
+    ]
     r = convert_rows(rows, "vqa-rad", default_modality="CT")[0]
     assert (r.solution, r.problem, r.source) == ("<CT_SCAN> no", "<image>\nis there a fracture?", "vqa-rad")
     assert r.image[0]["path"] == "synpic1.jpg" and r.id.startswith("vqa-rad-") and len(r.id) == 20
@@ -26,9 +32,30 @@ def test_vqa_rad_without_modality_is_an_error():
 
 def test_slake_skips_other_languages_and_maps_modality():
     rows = [
-        {"img_name": "xmlab1/source.jpg", "question": "Is this MRI?", "answer": "Yes", "q_lang": "en", "modality": "MRI", "qid": 1},
-        {"img_name": "xmlab1/source.jpg", "question": "这是什么?", "answer": "肺", "q_lang": "zh", "modality": "MRI", "qid": 2},
-        {"img_name": "xmlab2/source.jpg", "question": "Which organ?", "answer": "Lung", "q_lang": "en", "modality": "X-Ray", "qid": 3},
+        {
+            "img_name": "xmlab1/source.jpg",
+            "question": "Is this MRI?",
+            "answer": "Yes",
+            "q_lang": "en",
+            "modality": "MRI",
+            "qid": 1,
+        },
+        {
+            "img_name": "xmlab1/source.jpg",
+            "question": "这是什么?",
+            "answer": "肺",
+            "q_lang": "zh",
+            "modality": "MRI",
+            "qid": 2,
+        },
+        {
+            "img_name": "xmlab2/source.jpg",
+            "question": "Which organ?",
+            "answer": "Lung",
+            "q_lang": "en",
+            "modality": "X-Ray",
+            "qid": 3,
+        },
     ]
     out = convert_rows(rows, "slake", image_root="imgs")
     assert [(r.id, r.tag, r.image[0]) for r in out] == [
@@ -45,8 +72,16 @@ def test_path_vqa_is_microscopy_and_duplicate_rows_get_suffixes():
 
 
 def test_pmc_vqa_appends_choices():
-    row = {"Figure_path": "PMC1.jpg", "Question": "What modality?", "Answer": "CT scan", "modality": "CT",
-           "Choice A": "A:CT scan", "Choice B": " B: MRI", "Choice C": "C:PET", "Choice D": "D:Ultrasound"}
+    row = {
+        "Figure_path": "PMC1.jpg",
+        "Question": "What modality?",
+        "Answer": "CT scan",
+        "modality": "CT",
+        "Choice A": "A:CT scan",
+        "Choice B": " B: MRI",
+        "Choice C": "C:PET",
+        "Choice D": "D:Ultrasound",
+    }
     r = convert_rows([row], "pmc-vqa")[0]
     assert r.problem == "<image>\nWhat modality?\n\nChoices:\nA. CT scan\nB. MRI\nC. PET\nD. Ultrasound"
     assert convert_rows([row], "pmc-vqa", with_choices=False)[0].problem == "<image>\nWhat modality?"
@@ -55,9 +90,21 @@ def test_pmc_vqa_appends_choices():
 @pytest.mark.parametrize(
     "layout,row,message",
     [
-        ("slake", {"img_name": "a.jpg", "question": "", "answer": "x", "modality": "CT"}, "row 1, field 'question': missing or empty"),
-        ("slake", {"question": "q", "answer": "x", "modality": "CT"}, "row 1, field 'img_name/image': no image"),
-        ("slake", {"img_name": "a", "question": "q", "answer": "x", "modality": "Sonar"}, "field 'modality': unknown modality 'Sonar'"),
+        (
+            "slake",
+            {"img_name": "a.jpg", "question": "", "answer": "x", "modality": "CT"},
+            "row 1, field 'question': missing or empty",
+        ),
+        (
+            "slake",
+            {"question": "q", "answer": "x", "modality": "CT"},
+            "row 1, field 'img_name/image': no image",
+        ),
+        (
+            "slake",
+            {"img_name": "a", "question": "q", "answer": "x", "modality": "Sonar"},
+            "field 'modality': unknown modality 'Sonar'",
+        ),
     ],
 )
 def test_bad_rows(layout, row, message):

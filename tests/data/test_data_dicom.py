@@ -36,7 +36,11 @@ def test_each_shipped_file_decodes(name, mode, size, tag, body_part):
     assert (img.mode, img.size) == (mode, size)
     info = dicom_info(path)
     assert (info.modality_tag, info.body_part) == (tag, body_part)
-    lo, hi = img.getextrema() if mode == "L" else (min(e[0] for e in img.getextrema()), max(e[1] for e in img.getextrema()))
+    lo, hi = (
+        img.getextrema()
+        if mode == "L"
+        else (min(e[0] for e in img.getextrema()), max(e[1] for e in img.getextrema()))
+    )
     assert hi - lo > 100  # real contrast, not a flat or clipped picture
 
 
@@ -88,7 +92,9 @@ def test_bytes_input_matches_path_input():
 
 
 def test_jpeg_lossless_needs_a_plugin():
-    with pytest.raises(DicomDecodeError, match="(?s)JPEG-LL.dcm: pixel data in JPEG Lossless.*pip install pylibjpeg"):
+    with pytest.raises(
+        DicomDecodeError, match="(?s)JPEG-LL.dcm: pixel data in JPEG Lossless.*pip install pylibjpeg"
+    ):
         dicom_to_image(get_testdata_file("JPEG-LL.dcm"))
 
 

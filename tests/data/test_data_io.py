@@ -11,8 +11,12 @@ from medix_r1.data.schema import MedixRecord, RecordError, make_solution
 
 def _records(png: bytes) -> list[MedixRecord]:
     return [
-        MedixRecord("a", ["images/ok.png"], "unit", "<image>\nWhich modality?", "<CT_SCAN> CT", split="train"),
-        MedixRecord("b", [png], "unit", "<image>\nIs it colour?", "<X_RAY> Colour", extra={"note": "embedded"}),
+        MedixRecord(
+            "a", ["images/ok.png"], "unit", "<image>\nWhich modality?", "<CT_SCAN> CT", split="train"
+        ),
+        MedixRecord(
+            "b", [png], "unit", "<image>\nIs it colour?", "<X_RAY> Colour", extra={"note": "embedded"}
+        ),
         MedixRecord("c", [], "unit", "Text only question", "<OTHER> Answer"),
     ]
 
@@ -47,9 +51,13 @@ def test_hub_loader_on_a_local_folder(image_dir, png_bytes):
 
 def test_strict_loader_names_row_and_field(tmp_path):
     path = tmp_path / "t.jsonl"
-    path.write_text('{"id": "x", "image": [], "source": "s", "problem": "q", "solution": "<CT_SCAN> a"}\n'
-                    '{"id": "x", "image": [], "source": "s", "problem": "q", "solution": "<CT_SCAN> b"}\n')
-    with pytest.raises(RecordError, match=r"t.jsonl, line 2 \(id 'x'\), field 'id': duplicate id, first used at line 1"):
+    path.write_text(
+        '{"id": "x", "image": [], "source": "s", "problem": "q", "solution": "<CT_SCAN> a"}\n'
+        '{"id": "x", "image": [], "source": "s", "problem": "q", "solution": "<CT_SCAN> b"}\n'
+    )
+    with pytest.raises(
+        RecordError, match=r"t.jsonl, line 2 \(id 'x'\), field 'id': duplicate id, first used at line 1"
+    ):
         load_records(path)
     path.write_text('{"id": "y", "image": [], "source": "s", "problem": "q", "solution": "no tag"}\n')
     with pytest.raises(RecordError, match=r"line 1 \(id 'y'\), field 'solution': solution must start"):
@@ -58,7 +66,9 @@ def test_strict_loader_names_row_and_field(tmp_path):
 
 def test_resolve_images_refuses_escape(tmp_path):
     path = tmp_path / "t.jsonl"
-    path.write_text('{"id": "y", "image": ["../x.png"], "source": "s", "problem": "<image> q", "solution": "<CT_SCAN> a"}\n')
+    path.write_text(
+        '{"id": "y", "image": ["../x.png"], "source": "s", "problem": "<image> q", "solution": "<CT_SCAN> a"}\n'
+    )
     with pytest.raises(RecordError, match=r"field 'image\[0\]': '../x.png' resolves outside the data folder"):
         load_records(path, resolve_images=True)
 
@@ -74,7 +84,13 @@ def test_symlink_out_of_folder_is_refused(tmp_path, png_bytes):
 
 @pytest.mark.parametrize(
     "source,fmt",
-    [("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"), ("a.json", "json"), ("a.parquet", "parquet"), ("org/data", "hub")],
+    [
+        ("a.jsonl", "jsonl"),
+        ("a.ndjson", "jsonl"),
+        ("a.json", "json"),
+        ("a.parquet", "parquet"),
+        ("org/data", "hub"),
+    ],
 )
 def test_detect_format(source, fmt):
     assert detect_format(source) == fmt

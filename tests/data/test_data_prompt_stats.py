@@ -25,7 +25,9 @@ def processor_dir(tmp_path_factory):
     from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil
 
     folder = tmp_path_factory.mktemp("proc")
-    vocab = {w: i for i, w in enumerate(["[UNK]", "which", "modality", "?", "<|vision_start|>", "<|vision_end|>"])}
+    vocab = {
+        w: i for i, w in enumerate(["[UNK]", "which", "modality", "?", "<|vision_start|>", "<|vision_end|>"])
+    }
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(folder)
@@ -39,8 +41,18 @@ def _write(tmp_path, size):
     (tmp_path / "images").mkdir(exist_ok=True)
     Image.new("RGB", size).save(tmp_path / "images" / "a.png")
     path = tmp_path / "t.jsonl"
-    path.write_text(json.dumps({"id": "p1", "image": ["images/a.png"], "source": "s",
-                                "problem": "<image>\nwhich modality ?", "solution": "<CT_SCAN> CT"}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "id": "p1",
+                "image": ["images/a.png"],
+                "source": "s",
+                "problem": "<image>\nwhich modality ?",
+                "solution": "<CT_SCAN> CT",
+            }
+        )
+        + "\n"
+    )
     return path
 
 
@@ -57,10 +69,16 @@ def test_long_prompt_is_flagged(tmp_path, processor_dir):
     path = _write(tmp_path, (448, 448))
     counter = load_prompt_counter(processor_dir)
     report = validate_file(path, counter=counter, max_prompt_tokens=100)
-    assert [(p.row, p.field, p.code) for p in report.problems] == [("line 1 (id 'p1')", "problem", "prompt_too_long")]
-    assert report.problems[0].message.startswith("prompt is 261 tokens with its 1 image(s) counted, above the limit of 100")
+    assert [(p.row, p.field, p.code) for p in report.problems] == [
+        ("line 1 (id 'p1')", "problem", "prompt_too_long")
+    ]
+    assert report.problems[0].message.startswith(
+        "prompt is 261 tokens with its 1 image(s) counted, above the limit of 100"
+    )
     assert validate_file(path, counter=counter, max_prompt_tokens=261).ok
-    result = CliRunner().invoke(app, ["validate", str(path), "--processor", str(processor_dir), "--max-prompt-tokens", "100"])
+    result = CliRunner().invoke(
+        app, ["validate", str(path), "--processor", str(processor_dir), "--max-prompt-tokens", "100"]
+    )
     assert result.exit_code == 1 and "[prompt_too_long]" in result.output
 
 
@@ -78,7 +96,9 @@ def test_stats_of_the_sample_set(samples, tmp_path):
     chart = plot_stats(stats, tmp_path / "c.png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = CliRunner().invoke(app, ["stats", str(samples.test_path), "--chart", str(tmp_path / "d.png")])
-    assert result.exit_code == 0 and "<FUNDUS_PHOTOGRAPHY>" in result.output and (tmp_path / "d.png").is_file()
+    assert (
+        result.exit_code == 0 and "<FUNDUS_PHOTOGRAPHY>" in result.output and (tmp_path / "d.png").is_file()
+    )
 
 
 def test_stats_refuses_bad_data(tmp_path):

@@ -26,7 +26,15 @@ def test_counts_and_coverage(samples):
     assert (len(train), len(test)) == (366, 92)
     tags = {r.tag for r in train}
     assert tags == {r.tag for r in test} == set(samples.modalities)
-    assert tags == {"<X_RAY>", "<CT_SCAN>", "<MRI_SCAN>", "<ULTRASOUND>", "<SPECT>", "<FUNDUS_PHOTOGRAPHY>", "<MICROSCOPY>"}
+    assert tags == {
+        "<X_RAY>",
+        "<CT_SCAN>",
+        "<MRI_SCAN>",
+        "<ULTRASOUND>",
+        "<SPECT>",
+        "<FUNDUS_PHOTOGRAPHY>",
+        "<MICROSCOPY>",
+    }
     assert tags <= set(MODALITY_TAGS)
     assert {r.split for r in train} == {"train"} and {r.split for r in test} == {"test"}
     # Every image is a small PNG.
@@ -72,7 +80,9 @@ def test_manifest_names_package_file_and_licence(samples):
     for entry in manifest["sources"]:
         assert entry["package"] in {"pydicom", "pydicom-data", "scikit-image", "nibabel"}
         assert entry["licence"] and entry["file"] and entry["grounding"]
-    assert "| retina-fundus | <FUNDUS_PHOTOGRAPHY> | scikit-image |" in (samples.root / "SOURCES.md").read_text()
+    assert (
+        "| retina-fundus | <FUNDUS_PHOTOGRAPHY> | scikit-image |" in (samples.root / "SOURCES.md").read_text()
+    )
 
 
 def test_rebuild_is_byte_identical_and_ensure_reuses(samples, tmp_path):

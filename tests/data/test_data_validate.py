@@ -11,8 +11,13 @@ from typer.testing import CliRunner
 from medix_r1.cli.data import app
 from medix_r1.data.validate import validate_file
 
-GOOD = {"id": "r1", "image": ["images/ok.png"], "source": "unit", "problem": "<image>\nWhich modality?",
-        "solution": "<CT_SCAN> CT"}
+GOOD = {
+    "id": "r1",
+    "image": ["images/ok.png"],
+    "source": "unit",
+    "problem": "<image>\nWhich modality?",
+    "solution": "<CT_SCAN> CT",
+}
 
 
 def row(**changes):
@@ -36,33 +41,88 @@ CASES = [
     ("unknown tag", [row(solution="<CAT_SCAN> CT")], [("line 1 (id 'r1')", "solution", "unknown_tag")]),
     ("lower-case tag", [row(solution="<ct_scan> CT")], [("line 1 (id 'r1')", "solution", "unknown_tag")]),
     ("tag without answer", [row(solution="<CT_SCAN>  ")], [("line 1 (id 'r1')", "solution", "empty_answer")]),
-    ("no placeholder", [row(problem="Which modality?")], [("line 1 (id 'r1')", "problem", "placeholder_mismatch")]),
-    ("two placeholders", [row(problem="<image><image> q")], [("line 1 (id 'r1')", "problem", "placeholder_mismatch")]),
+    (
+        "no placeholder",
+        [row(problem="Which modality?")],
+        [("line 1 (id 'r1')", "problem", "placeholder_mismatch")],
+    ),
+    (
+        "two placeholders",
+        [row(problem="<image><image> q")],
+        [("line 1 (id 'r1')", "problem", "placeholder_mismatch")],
+    ),
     ("image not a list", [row(image=5)], [("line 1 (id 'r1')", "image", "wrong_type")]),
     ("problem not text", [row(problem=["<image>"])], [("line 1 (id 'r1')", "problem", "wrong_type")]),
-    ("modality disagrees", [row(modality="<MRI_SCAN>")], [("line 1 (id 'r1')", "modality", "modality_mismatch")]),
+    (
+        "modality disagrees",
+        [row(modality="<MRI_SCAN>")],
+        [("line 1 (id 'r1')", "modality", "modality_mismatch")],
+    ),
     ("unknown split", [row(split="dev")], [("line 1 (id 'r1')", "split", "unknown_split")]),
     ("image missing", [row(image=["images/nope.png"])], [("line 1 (id 'r1')", "image[0]", "image_missing")]),
-    ("image escapes folder", [row(image=["../outside.png"])], [("line 1 (id 'r1')", "image[0]", "image_outside")]),
-    ("absolute image path", [row(image=["/etc/hostname"])], [("line 1 (id 'r1')", "image[0]", "image_outside")]),
-    ("truncated image", [row(image=["images/truncated.png"])], [("line 1 (id 'r1')", "image[0]", "image_undecodable")]),
-    ("text as image", [row(image=["images/text.png"])], [("line 1 (id 'r1')", "image[0]", "image_undecodable")]),
-    ("bad data URI", [row(image=["data:image/png;base64,@@@"])], [("line 1 (id 'r1')", "image[0]", "image_undecodable")]),
+    (
+        "image escapes folder",
+        [row(image=["../outside.png"])],
+        [("line 1 (id 'r1')", "image[0]", "image_outside")],
+    ),
+    (
+        "absolute image path",
+        [row(image=["/etc/hostname"])],
+        [("line 1 (id 'r1')", "image[0]", "image_outside")],
+    ),
+    (
+        "truncated image",
+        [row(image=["images/truncated.png"])],
+        [("line 1 (id 'r1')", "image[0]", "image_undecodable")],
+    ),
+    (
+        "text as image",
+        [row(image=["images/text.png"])],
+        [("line 1 (id 'r1')", "image[0]", "image_undecodable")],
+    ),
+    (
+        "bad data URI",
+        [row(image=["data:image/png;base64,@@@"])],
+        [("line 1 (id 'r1')", "image[0]", "image_undecodable")],
+    ),
     # PIL refuses 400 MP outright; 64 MP passes PIL's own guard but not our 50 MP limit.
-    ("decompression bomb", [row(image=["images/bomb.png"])], [("line 1 (id 'r1')", "image[0]", "image_too_large")]),
-    ("over pixel limit", [row(image=["images/big.png"])], [("line 1 (id 'r1')", "image[0]", "image_too_large")]),
+    (
+        "decompression bomb",
+        [row(image=["images/bomb.png"])],
+        [("line 1 (id 'r1')", "image[0]", "image_too_large")],
+    ),
+    (
+        "over pixel limit",
+        [row(image=["images/big.png"])],
+        [("line 1 (id 'r1')", "image[0]", "image_too_large")],
+    ),
     ("duplicate id", [row(), row()], [("line 2 (id 'r1')", "id", "duplicate_id")]),
-    ("invalid JSON", [row(), '{"id": "r2", "image": [', row(id="r3")], [("line 2", "<line>", "invalid_json")]),
+    (
+        "invalid JSON",
+        [row(), '{"id": "r2", "image": [', row(id="r3")],
+        [("line 2", "<line>", "invalid_json")],
+    ),
     ("not an object", ['["r1"]'], [("line 1", "<row>", "not_an_object")]),
     ("empty file", [], [("file", "<file>", "empty_file")]),
     (
         "several problems in one record",
         [row(id="r9", solution="nothing", problem="q", image=["images/nope.png"])],
-        [("line 1 (id 'r9')", "solution", "no_tag"), ("line 1 (id 'r9')", "problem", "placeholder_mismatch"),
-         ("line 1 (id 'r9')", "image[0]", "image_missing")],
+        [
+            ("line 1 (id 'r9')", "solution", "no_tag"),
+            ("line 1 (id 'r9')", "problem", "placeholder_mismatch"),
+            ("line 1 (id 'r9')", "image[0]", "image_missing"),
+        ],
     ),
-    ("embedded bytes not binary", [row(image=[{"bytes": "abc"}])], [("line 1 (id 'r1')", "image[0]", "image_undecodable")]),
-    ("embedded without bytes or path", [row(image=[{"x": 1}])], [("line 1 (id 'r1')", "image[0]", "image_missing")]),
+    (
+        "embedded bytes not binary",
+        [row(image=[{"bytes": "abc"}])],
+        [("line 1 (id 'r1')", "image[0]", "image_undecodable")],
+    ),
+    (
+        "embedded without bytes or path",
+        [row(image=[{"x": 1}])],
+        [("line 1 (id 'r1')", "image[0]", "image_missing")],
+    ),
     ("id of wrong type", [row(id=True)], [("line 1", "id", "wrong_type")]),
 ]
 
@@ -114,7 +174,9 @@ def test_valid_file_passes_with_blank_lines_and_bom(tmp_path, write_assets):
     assert report.ok and report.records == 2 and report.images_checked == 1
 
 
-@pytest.mark.parametrize("name,lines,expected", CASES[:6] + CASES[23:25], ids=[c[0] for c in CASES[:6] + CASES[23:25]])
+@pytest.mark.parametrize(
+    "name,lines,expected", CASES[:6] + CASES[23:25], ids=[c[0] for c in CASES[:6] + CASES[23:25]]
+)
 def test_cli_exit_code_and_message(tmp_path, write_assets, name, lines, expected):
     write_assets(tmp_path)
     path = tmp_path / "t.jsonl"
@@ -156,7 +218,10 @@ def test_cli_json_output(tmp_path, write_assets):
     result = CliRunner().invoke(app, ["validate", str(path), "--json"])
     assert result.exit_code == 1
     assert json.loads(result.output.splitlines()[0]) == {
-        "file": str(path), "row": "line 1 (id 'r1')", "field": "solution", "code": "no_tag",
+        "file": str(path),
+        "row": "line 1 (id 'r1')",
+        "field": "solution",
+        "code": "no_tag",
         "message": "solution must start with a modality tag such as '<X_RAY>', got 'plain'",
     }
 
@@ -169,5 +234,7 @@ def test_parquet_rows_are_validated_by_row_number(tmp_path, write_assets):
     rows = [json.loads(row()), json.loads(row(id="r2", solution="<XRAY> x"))]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "t.parquet")
     report = validate_file(tmp_path / "t.parquet")
-    assert [(p.row, p.field, p.code) for p in report.problems] == [("row 2 (id 'r2')", "solution", "unknown_tag")]
+    assert [(p.row, p.field, p.code) for p in report.problems] == [
+        ("row 2 (id 'r2')", "solution", "unknown_tag")
+    ]
     assert "did you mean '<X_RAY>'" in report.problems[0].message

@@ -16,8 +16,14 @@ runner = CliRunner()
 def test_list_presets():
     result = runner.invoke(app, ["train", "--list-presets"])
     assert result.exit_code == 0, result.output
-    for name in ("medix-r1-2b-dapo", "medix-r1-8b-dapo", "medix-r1-8b-grpo", "medix-r1-30b-dapo",
-                 "qwen2.5-vl-7b-gspo", "quickstart"):
+    for name in (
+        "medix-r1-2b-dapo",
+        "medix-r1-8b-dapo",
+        "medix-r1-8b-grpo",
+        "medix-r1-30b-dapo",
+        "qwen2.5-vl-7b-gspo",
+        "quickstart",
+    ):
         assert name in result.output
 
 
@@ -41,11 +47,22 @@ def test_explain_lists_every_key_with_help():
 
 def test_verl_backend_prints_the_command(sample_files, tmp_path):
     train, test = sample_files
-    result = runner.invoke(app, [
-        "train", "medix-r1-8b-dapo", f"data.train={train}", f"data.eval={test}", "data.max_train_records=2",
-        "data.max_eval_records=2", "data.train_split=null", "data.eval_split=null",
-        f"checkpoint.output_dir={tmp_path / 'v'}", "--backend", "verl",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "medix-r1-8b-dapo",
+            f"data.train={train}",
+            f"data.eval={test}",
+            "data.max_train_records=2",
+            "data.max_eval_records=2",
+            "data.train_split=null",
+            "data.eval_split=null",
+            f"checkpoint.output_dir={tmp_path / 'v'}",
+            "--backend",
+            "verl",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "recipe.dapo.main_dapo" in result.output and "verl run prepared" in result.output
     assert (tmp_path / "v" / "launch.sh").is_file()
@@ -57,8 +74,20 @@ def test_chat_parses_the_reply(tiny_model_dir, sample_files):
     from medix_r1.data import load_records
 
     record = load_records(sample_files[1])[0]
-    result = runner.invoke(app, ["chat", "--model", str(tiny_model_dir), "--image", record.image[0],
-                                 "--max-new-tokens", "8", "--json", record.question])
+    result = runner.invoke(
+        app,
+        [
+            "chat",
+            "--model",
+            str(tiny_model_dir),
+            "--image",
+            record.image[0],
+            "--max-new-tokens",
+            "8",
+            "--json",
+            record.question,
+        ],
+    )
     assert result.exit_code == 0, result.output
     # stderr (the weight-loading bar) shares the captured output; the JSON is the last object in it
     reply = json.loads(result.output[result.output.rindex('{"modality"') :].strip())
@@ -69,11 +98,18 @@ def test_chat_parses_the_reply(tiny_model_dir, sample_files):
 def test_chat_reads_a_well_formed_reply(monkeypatch):
     from medix_r1.training import chat as chat_module
 
-    monkeypatch.setattr("medix_r1.training.heldout.generate_batch",
-                        lambda *a, **k: ["<CT_SCAN><thinking>Axial slice.</thinking><answer>Liver</answer>"])
+    monkeypatch.setattr(
+        "medix_r1.training.heldout.generate_batch",
+        lambda *a, **k: ["<CT_SCAN><thinking>Axial slice.</thinking><answer>Liver</answer>"],
+    )
     reply = chat_module.ask("unused", "Which organ?", loaded=(object(), object()))
-    assert reply == {"modality": "<CT_SCAN>", "reasoning": "Axial slice.", "answer": "Liver", "well_formed": True,
-                     "raw": "<CT_SCAN><thinking>Axial slice.</thinking><answer>Liver</answer>"}
+    assert reply == {
+        "modality": "<CT_SCAN>",
+        "reasoning": "Axial slice.",
+        "answer": "Liver",
+        "well_formed": True,
+        "raw": "<CT_SCAN><thinking>Axial slice.</thinking><answer>Liver</answer>",
+    }
 
 
 @pytest.mark.slow
@@ -84,16 +120,36 @@ def test_quickstart_pieces_at_toy_scale(tiny_model_dir, sample_files, tmp_path):
     train, test = sample_files
     summary = quickstart(
         tmp_path / "qs",
-        overrides=[f"model.name={tiny_model_dir}", f"data.train={train}", f"data.eval={test}",
-                   "reward.embedding_model=hashing", "warmstart.steps=2", "warmstart.batch_size=4",
-                   "schedule.max_steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4",
-                   "optim.micro_batch_size=8", "optim.updates_per_step=1", "rollout.max_completion_length=8",
-                   "logging.console=false"],
+        overrides=[
+            f"model.name={tiny_model_dir}",
+            f"data.train={train}",
+            f"data.eval={test}",
+            "reward.embedding_model=hashing",
+            "warmstart.steps=2",
+            "warmstart.batch_size=4",
+            "schedule.max_steps=2",
+            "rollout.prompts_per_step=2",
+            "rollout.group_size=4",
+            "optim.micro_batch_size=8",
+            "optim.updates_per_step=1",
+            "rollout.max_completion_length=8",
+            "logging.console=false",
+        ],
         heldout_limit=4,
         echo=lambda message: None,
     )
-    for key in ("steps", "seconds", "reward_first", "reward_last", "heldout_before", "heldout_after",
-                "heldout_warmstart", "peak_memory_mb", "reward_share_of_step_time", "targets_met"):
+    for key in (
+        "steps",
+        "seconds",
+        "reward_first",
+        "reward_last",
+        "heldout_before",
+        "heldout_after",
+        "heldout_warmstart",
+        "peak_memory_mb",
+        "reward_share_of_step_time",
+        "targets_met",
+    ):
         assert key in summary, key
     assert summary["steps"] == 2
     assert set(summary["heldout_before"]) >= {"modality", "answer"}

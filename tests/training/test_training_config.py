@@ -8,7 +8,13 @@ import pytest
 from medix_r1.training.config import ConfigError, TrainConfig, apply_overrides, config_to_yaml, load_config
 from medix_r1.training.presets import PRESETS, get_preset
 
-PUBLISHED = ("medix-r1-2b-dapo", "medix-r1-8b-dapo", "medix-r1-8b-grpo", "medix-r1-30b-dapo", "qwen2.5-vl-7b-gspo")
+PUBLISHED = (
+    "medix-r1-2b-dapo",
+    "medix-r1-8b-dapo",
+    "medix-r1-8b-grpo",
+    "medix-r1-30b-dapo",
+    "qwen2.5-vl-7b-gspo",
+)
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -32,7 +38,12 @@ def test_published_presets_share_the_recipe(name):
     assert (c.optim.learning_rate, c.optim.lr_scheduler, c.optim.weight_decay) == (1e-6, "constant", 0.01)
     assert (c.optim.max_grad_norm, c.optim.updates_per_step) == (1.0, 4)
     assert c.model.freeze_vision_tower is False and c.model.lora.enabled is False
-    assert (c.schedule.epochs, c.validation.every, c.validation.temperature, c.validation.top_p) == (2.0, 5, 0.6, 0.95)
+    assert (c.schedule.epochs, c.validation.every, c.validation.temperature, c.validation.top_p) == (
+        2.0,
+        5,
+        0.6,
+        0.95,
+    )
     assert (c.checkpoint.save_every, c.checkpoint.save_limit) == (5, 3)
     assert c.reward.preset == "medix-r1" and c.reward.weights is None and c.differs is None
     assert c.uses_published_reward
@@ -43,11 +54,29 @@ def test_published_presets_share_the_recipe(name):
     [
         ("medix-r1-2b-dapo", "Qwen/Qwen3-VL-2B-Instruct", "dapo", 0.0, (0.2, 0.28), "dapo", "token", True),
         ("medix-r1-8b-dapo", "Qwen/Qwen3-VL-8B-Instruct", "dapo", 0.0, (0.2, 0.28), "dapo", "token", True),
-        ("medix-r1-30b-dapo", "Qwen/Qwen3-VL-30B-A3B-Thinking", "dapo", 0.0, (0.2, 0.28), "dapo", "token", True),
+        (
+            "medix-r1-30b-dapo",
+            "Qwen/Qwen3-VL-30B-A3B-Thinking",
+            "dapo",
+            0.0,
+            (0.2, 0.28),
+            "dapo",
+            "token",
+            True,
+        ),
         # GRPO: KL 0.01, clip 0.2/0.3, token-mean aggregation as EasyR1 does (TRL's "dapo" loss_type)
         ("medix-r1-8b-grpo", "Qwen/Qwen3-VL-8B-Instruct", "grpo", 0.01, (0.2, 0.3), "dapo", "token", False),
         # GSPO: sequence-level ratio, clip 3e-4/4e-4, sequence-mean loss
-        ("qwen2.5-vl-7b-gspo", "Qwen/Qwen2.5-VL-7B-Instruct", "gspo", 0.0, (3e-4, 4e-4), "grpo", "sequence", False),
+        (
+            "qwen2.5-vl-7b-gspo",
+            "Qwen/Qwen2.5-VL-7B-Instruct",
+            "gspo",
+            0.0,
+            (3e-4, 4e-4),
+            "grpo",
+            "sequence",
+            False,
+        ),
     ],
 )
 def test_published_algorithms(name, model, algorithm, beta, clip, loss, level, filtering):
@@ -58,7 +87,12 @@ def test_published_algorithms(name, model, algorithm, beta, clip, loss, level, f
     assert (a.resolved_loss_type(), a.resolved_sampling_level()) == (loss, level)
     assert (a.name == "dapo" and a.dynamic_filtering) is filtering
     if filtering:
-        assert (a.filter_low, a.filter_high, a.filter_refill_prompts, a.filter_max_tries) == (0.01, 0.99, 128, 20)
+        assert (a.filter_low, a.filter_high, a.filter_refill_prompts, a.filter_max_tries) == (
+            0.01,
+            0.99,
+            128,
+            20,
+        )
 
 
 def test_quickstart_says_how_it_differs():
@@ -72,16 +106,25 @@ def test_quickstart_says_how_it_differs():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["rollout.grup_size=8"], "unknown config key 'rollout.grup_size'; did you mean 'rollout.group_size'?"),
+        (
+            ["rollout.grup_size=8"],
+            "unknown config key 'rollout.grup_size'; did you mean 'rollout.group_size'?",
+        ),
         (["rollout.group_size"], "is not key=value"),
         (["rollout.group_size=1"], "rollout.group_size: Input should be greater than or equal to 2 (got 1)"),
         (["algorithm.name=ppo"], "algorithm.name: Input should be 'grpo', 'dapo', 'gspo' or 'dr_grpo'"),
         (["rollout.group_size=7"], "= 56 completions per step, which does not split into"),
         (["algorithm.filter_low=0.9", "algorithm.filter_high=0.5"], "must be below algorithm.filter_high"),
-        (["algorithm.name=gspo", "algorithm.importance_sampling_level=token"], "needs importance_sampling_level"),
+        (
+            ["algorithm.name=gspo", "algorithm.importance_sampling_level=token"],
+            "needs importance_sampling_level",
+        ),
         (["algorithm.epsilon=0.3", "algorithm.epsilon_high=0.2"], "is below algorithm.epsilon"),
         (["rollout.engine=vllm", "rollout.vllm_mode=server"], "needs rollout.vllm_server_url"),
-        (["reward.weights={modality: 0.5, formatt: 0.1}"], "unknown component 'formatt'; did you mean 'format'?"),
+        (
+            ["reward.weights={modality: 0.5, formatt: 0.1}"],
+            "unknown component 'formatt'; did you mean 'format'?",
+        ),
         (["reward.judge=openai", "reward.judge_url=null"], "judge 'openai' needs judge_url"),
         (["reward.preset=medix-r2"], "unknown reward preset 'medix-r2'"),
         (["model.min_pixels=5000", "model.max_pixels=4000"], "is above model.max_pixels"),
@@ -105,7 +148,12 @@ def test_yaml_file_with_base_preset_and_overrides(tmp_path):
         encoding="utf-8",
     )
     c = load_config(path, ["optim.learning_rate=2e-6"])
-    assert (c.name, c.rollout.group_size, c.rollout.prompts_per_step, c.optim.learning_rate) == ("mine", 8, 512, 2e-6)
+    assert (c.name, c.rollout.group_size, c.rollout.prompts_per_step, c.optim.learning_rate) == (
+        "mine",
+        8,
+        512,
+        2e-6,
+    )
     assert c.reward.weights == {"modality": 0.2} and not c.uses_published_reward
     assert c.algorithm.epsilon_high == 0.28  # inherited from the preset
 
@@ -113,7 +161,9 @@ def test_yaml_file_with_base_preset_and_overrides(tmp_path):
 def test_yaml_file_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("rollout:\n  group_sise: 3\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"rollout.group_sise: unknown key; did you mean 'rollout.group_size'"):
+    with pytest.raises(
+        ConfigError, match=r"rollout.group_sise: unknown key; did you mean 'rollout.group_size'"
+    ):
         load_config(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
@@ -135,10 +185,23 @@ def test_batch_arithmetic():
 @pytest.mark.parametrize(
     ("name", "fields"),
     [
-        ("medix-r1-8b-dapo", {"loss_type": "dapo", "beta": 0.0, "epsilon": 0.2, "epsilon_high": 0.28,
-                              "importance_sampling_level": "token", "scale_rewards": "group", "num_generations": 5}),
+        (
+            "medix-r1-8b-dapo",
+            {
+                "loss_type": "dapo",
+                "beta": 0.0,
+                "epsilon": 0.2,
+                "epsilon_high": 0.28,
+                "importance_sampling_level": "token",
+                "scale_rewards": "group",
+                "num_generations": 5,
+            },
+        ),
         ("medix-r1-8b-grpo", {"loss_type": "dapo", "beta": 0.01, "epsilon_high": 0.3}),
-        ("qwen2.5-vl-7b-gspo", {"loss_type": "grpo", "importance_sampling_level": "sequence", "epsilon": 3e-4}),
+        (
+            "qwen2.5-vl-7b-gspo",
+            {"loss_type": "grpo", "importance_sampling_level": "sequence", "epsilon": 3e-4},
+        ),
     ],
 )
 def test_grpo_args_follow_the_algorithm(name, fields, tmp_path):
@@ -150,7 +213,11 @@ def test_grpo_args_follow_the_algorithm(name, fields, tmp_path):
     for key, value in fields.items():
         assert getattr(args, key) == value, key
     # one RL step = 2560 completions = 4 updates x 320 accumulations x 2 per micro-batch
-    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps, args.steps_per_generation) == (2, 320, 1280)
+    assert (
+        args.per_device_train_batch_size,
+        args.gradient_accumulation_steps,
+        args.steps_per_generation,
+    ) == (2, 320, 1280)
     assert args.generation_batch_size == 2560
     assert args.reward_weights == [0.5175, 0.3375, 0.045, 0.1]
 

@@ -137,8 +137,14 @@ def test_filter_refills_until_the_batch_is_full():
     start = [{"prompt": "p0", "kind": "flat0", "id": 0}, {"prompt": "p1", "kind": "mixed", "id": 1}]
     refill_rows = [{"prompt": f"r{i}", "kind": "mixed", "id": 10 + i} for i in range(4)]
     scorer = FakeScorer()
-    filt = DynamicFilter(group_size=g, low=0.01, high=0.99, refill_prompts=1, max_tries=5,
-                         refill=PromptRefill(ListDataset(refill_rows), seed=0))
+    filt = DynamicFilter(
+        group_size=g,
+        low=0.01,
+        high=0.99,
+        refill_prompts=1,
+        max_tries=5,
+        refill=PromptRefill(ListDataset(refill_rows), seed=0),
+    )
     batch, stats = filt(repeat(start, g), scorer, lambda: scorer.last)
     # one flat group dropped, one refill of one prompt fills the gap
     assert (stats.tries, stats.groups_seen, stats.groups_kept, stats.short) == (1, 3, 2, False)
@@ -153,8 +159,14 @@ def test_filter_gives_up_after_max_tries_and_tops_up_with_flat_groups():
     start = [{"prompt": "p0", "kind": "flat0", "id": 0}, {"prompt": "p1", "kind": "flat1", "id": 1}]
     flat = [{"prompt": "f", "kind": "flat1", "id": 7}]
     scorer = FakeScorer()
-    filt = DynamicFilter(group_size=g, low=0.01, high=0.99, refill_prompts=2, max_tries=2,
-                         refill=PromptRefill(ListDataset(flat), seed=0))
+    filt = DynamicFilter(
+        group_size=g,
+        low=0.01,
+        high=0.99,
+        refill_prompts=2,
+        max_tries=2,
+        refill=PromptRefill(ListDataset(flat), seed=0),
+    )
     batch, stats = filt(repeat(start, g), scorer, lambda: scorer.last)
     assert (stats.tries, stats.groups_kept, stats.short) == (2, 0, True)
     assert len(scorer.calls) == 3  # the batch itself, then two refills

@@ -43,22 +43,40 @@ def test_grpo_two_steps_trains_and_records(tiny_config, tiny_model_dir):
     from medix_r1.training.trl_backend import train_trl
 
     config = tiny_config(
-        "algorithm.name=grpo", "algorithm.beta=0.01", "algorithm.dynamic_filtering=false",
-        "algorithm.epsilon_high=0.3", "model.freeze_vision_tower=true",
+        "algorithm.name=grpo",
+        "algorithm.beta=0.01",
+        "algorithm.dynamic_filtering=false",
+        "algorithm.epsilon_high=0.3",
+        "model.freeze_vision_tower=true",
     )
     result = train_trl(config, composite=length_composite(config))
     assert result.steps == 2
     before, after = tensors(tiny_model_dir), tensors(result.final_dir)
     changed = {k for k in before if not (before[k] == after[k]).all()}
-    assert any(k.startswith("lm_head") for k in changed) and any(k.startswith("model.layers") for k in changed)
+    assert any(k.startswith("lm_head") for k in changed) and any(
+        k.startswith("model.layers") for k in changed
+    )
     assert not any("visual" in k for k in changed), "the vision tower was frozen"
 
     rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
-    for key in ("reward", "rewards/length/mean", "rewards/format/mean", "rewards/accuracy_llm/mean",
-                "rewards/accuracy_embed/mean", "rewards/modality/mean", "completions/mean_length", "kl",
-                "clip_ratio/region_mean", "timing/generation_s", "timing/reward_s", "timing/step_s",
-                "judge/requests", "judge/latency_ms", "entropy"):
+    for key in (
+        "reward",
+        "rewards/length/mean",
+        "rewards/format/mean",
+        "rewards/accuracy_llm/mean",
+        "rewards/accuracy_embed/mean",
+        "rewards/modality/mean",
+        "completions/mean_length",
+        "kl",
+        "clip_ratio/region_mean",
+        "timing/generation_s",
+        "timing/reward_s",
+        "timing/step_s",
+        "judge/requests",
+        "judge/latency_ms",
+        "entropy",
+    ):
         assert key in rows[0], key
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["span_steps"] == 1
@@ -74,8 +92,13 @@ def test_dapo_run_filters_and_refills(tiny_config):
 
     # Two updates per RL step (as the published recipe has four): TRL then also computes the old
     # log-probs, which the filter must carry through its row selection.
-    config = tiny_config("algorithm.name=dapo", "algorithm.filter_refill_prompts=2", "algorithm.filter_max_tries=2",
-                         "optim.updates_per_step=2", "optim.micro_batch_size=4")
+    config = tiny_config(
+        "algorithm.name=dapo",
+        "algorithm.filter_refill_prompts=2",
+        "algorithm.filter_max_tries=2",
+        "optim.updates_per_step=2",
+        "optim.micro_batch_size=4",
+    )
     result = train_trl(config, composite=length_composite(config))
     rows = result.metrics
     assert result.steps == 2
@@ -91,10 +114,14 @@ def test_dapo_run_filters_and_refills(tiny_config):
 def test_resume_continues_from_the_last_checkpoint(tiny_config):
     from medix_r1.training.trl_backend import find_resume_checkpoint, train_trl
 
-    first = tiny_config("algorithm.dynamic_filtering=false", "checkpoint.save_every=1", "checkpoint.save_limit=2")
+    first = tiny_config(
+        "algorithm.dynamic_filtering=false", "checkpoint.save_every=1", "checkpoint.save_limit=2"
+    )
     train_trl(first, composite=length_composite(first))
     assert find_resume_checkpoint(first).name == "checkpoint-2"
-    longer = tiny_config("algorithm.dynamic_filtering=false", "checkpoint.save_every=1", "schedule.max_steps=3")
+    longer = tiny_config(
+        "algorithm.dynamic_filtering=false", "checkpoint.save_every=1", "schedule.max_steps=3"
+    )
     result = train_trl(longer, composite=length_composite(longer))
     assert result.steps == 3
     assert [r["step"] for r in result.metrics] == [1, 2, 3]  # steps 1-2 kept, step 3 appended, no duplicates
@@ -121,7 +148,10 @@ def test_judge_outage_stops_with_a_resumable_checkpoint(tiny_config):
 
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
     config = tiny_config(
-        "reward.judge=openai", f"reward.judge_url={url}", "reward.judge_retries=0", "reward.judge_timeout_s=2",
+        "reward.judge=openai",
+        f"reward.judge_url={url}",
+        "reward.judge_retries=0",
+        "reward.judge_timeout_s=2",
         "algorithm.dynamic_filtering=false",
     )
     real = build_composite(config)

@@ -18,9 +18,16 @@ def verl_config(sample_files, tmp_path):
         train, test = sample_files
         return apply_overrides(
             get_preset(preset),
-            [f"data.train={train}", f"data.eval={test}", "data.train_split=null", "data.eval_split=null",
-             "reward.judge=fake", "reward.embedding_model=hashing", f"checkpoint.output_dir={tmp_path / preset}",
-             *overrides],
+            [
+                f"data.train={train}",
+                f"data.eval={test}",
+                "data.train_split=null",
+                "data.eval_split=null",
+                "reward.judge=fake",
+                "reward.embedding_model=hashing",
+                f"checkpoint.output_dir={tmp_path / preset}",
+                *overrides,
+            ],
         )
 
     return make
@@ -72,8 +79,10 @@ def test_reward_file_has_verls_signature_and_exact_scores(verl_config):
     assert one["score"] == pytest.approx(1.0)
     assert (one["format"], one["accuracy_llm"], one["modality"]) == (1.0, 1.0, 1.0)
     rows = module.compute_score_batch(
-        ["a", "b"], [good, "<CT_SCAN><thinking>x</thinking><answer>Liver</answer>"],
-        ["<X_RAY> Left lung", "<X_RAY> Spleen"], [None, None],
+        ["a", "b"],
+        [good, "<CT_SCAN><thinking>x</thinking><answer>Liver</answer>"],
+        ["<X_RAY> Left lung", "<X_RAY> Spleen"],
+        [None, None],
     )
     # second: format 1, wrong modality, wrong answer -> 0.1 (published weights)
     assert [round(r["score"], 4) for r in rows] == [1.0, 0.1]
@@ -85,32 +94,64 @@ def test_reward_file_applies_weight_overrides(verl_config):
     run = prepare_verl_run(verl_config("quickstart"), max_records=1)
     module = load_module(run.reward_file)
     # right format and modality, wrong answer: 0.1 + 0.4 with the quickstart weights
-    row = module.compute_score("s", "<X_RAY><thinking>x</thinking><answer>Spleen</answer>", "<X_RAY> Left lung")
+    row = module.compute_score(
+        "s", "<X_RAY><thinking>x</thinking><answer>Spleen</answer>", "<X_RAY> Left lung"
+    )
     assert row["score"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(
     ("preset", "expected", "entry"),
     [
-        ("medix-r1-8b-dapo",
-         {"actor_rollout_ref.actor.clip_ratio_low": 0.2, "actor_rollout_ref.actor.clip_ratio_high": 0.28,
-          "actor_rollout_ref.actor.use_kl_loss": False, "actor_rollout_ref.actor.loss_agg_mode": "token-mean",
-          "algorithm.filter_groups.enable": True, "algorithm.filter_groups.max_num_gen_batches": 20,
-          "data.gen_batch_size": 128, "data.train_batch_size": 512, "actor_rollout_ref.rollout.n": 5,
-          "actor_rollout_ref.actor.ppo_mini_batch_size": 128, "actor_rollout_ref.actor.optim.lr": 1e-6,
-          "actor_rollout_ref.rollout.val_kwargs.temperature": 0.6, "trainer.n_gpus_per_node": 8,
-          "trainer.total_epochs": 2, "trainer.save_freq": 5, "trainer.test_freq": 5,
-          "data.max_prompt_length": 4352, "data.max_response_length": 4096},
-         "recipe.dapo.main_dapo"),
-        ("medix-r1-8b-grpo",
-         {"actor_rollout_ref.actor.use_kl_loss": True, "actor_rollout_ref.actor.kl_loss_coef": 0.01,
-          "actor_rollout_ref.actor.kl_loss_type": "low_var_kl", "actor_rollout_ref.actor.clip_ratio_high": 0.3},
-         "verl.trainer.main_ppo"),
-        ("qwen2.5-vl-7b-gspo",
-         {"actor_rollout_ref.actor.policy_loss.loss_mode": "gspo", "actor_rollout_ref.actor.clip_ratio_low": 3e-4,
-          "actor_rollout_ref.actor.clip_ratio_high": 4e-4, "actor_rollout_ref.actor.loss_agg_mode": "seq-mean-token-mean"},
-         "verl.trainer.main_ppo"),
-        ("medix-r1-30b-dapo", {"actor_rollout_ref.rollout.tensor_model_parallel_size": 8}, "recipe.dapo.main_dapo"),
+        (
+            "medix-r1-8b-dapo",
+            {
+                "actor_rollout_ref.actor.clip_ratio_low": 0.2,
+                "actor_rollout_ref.actor.clip_ratio_high": 0.28,
+                "actor_rollout_ref.actor.use_kl_loss": False,
+                "actor_rollout_ref.actor.loss_agg_mode": "token-mean",
+                "algorithm.filter_groups.enable": True,
+                "algorithm.filter_groups.max_num_gen_batches": 20,
+                "data.gen_batch_size": 128,
+                "data.train_batch_size": 512,
+                "actor_rollout_ref.rollout.n": 5,
+                "actor_rollout_ref.actor.ppo_mini_batch_size": 128,
+                "actor_rollout_ref.actor.optim.lr": 1e-6,
+                "actor_rollout_ref.rollout.val_kwargs.temperature": 0.6,
+                "trainer.n_gpus_per_node": 8,
+                "trainer.total_epochs": 2,
+                "trainer.save_freq": 5,
+                "trainer.test_freq": 5,
+                "data.max_prompt_length": 4352,
+                "data.max_response_length": 4096,
+            },
+            "recipe.dapo.main_dapo",
+        ),
+        (
+            "medix-r1-8b-grpo",
+            {
+                "actor_rollout_ref.actor.use_kl_loss": True,
+                "actor_rollout_ref.actor.kl_loss_coef": 0.01,
+                "actor_rollout_ref.actor.kl_loss_type": "low_var_kl",
+                "actor_rollout_ref.actor.clip_ratio_high": 0.3,
+            },
+            "verl.trainer.main_ppo",
+        ),
+        (
+            "qwen2.5-vl-7b-gspo",
+            {
+                "actor_rollout_ref.actor.policy_loss.loss_mode": "gspo",
+                "actor_rollout_ref.actor.clip_ratio_low": 3e-4,
+                "actor_rollout_ref.actor.clip_ratio_high": 4e-4,
+                "actor_rollout_ref.actor.loss_agg_mode": "seq-mean-token-mean",
+            },
+            "verl.trainer.main_ppo",
+        ),
+        (
+            "medix-r1-30b-dapo",
+            {"actor_rollout_ref.rollout.tensor_model_parallel_size": 8},
+            "recipe.dapo.main_dapo",
+        ),
     ],
 )
 def test_settings_match_the_preset(verl_config, preset, expected, entry):
@@ -134,8 +175,9 @@ def test_settings_match_the_preset(verl_config, preset, expected, entry):
 def test_ray_address_wraps_the_command_in_a_job(verl_config):
     from medix_r1.training.verl_backend import prepare_verl_run
 
-    run = prepare_verl_run(verl_config("medix-r1-8b-dapo", "verl.ray_address=http://head:8265", "verl.nnodes=4"),
-                           max_records=1)
+    run = prepare_verl_run(
+        verl_config("medix-r1-8b-dapo", "verl.ray_address=http://head:8265", "verl.nnodes=4"), max_records=1
+    )
     assert run.command[:4] == ["ray", "job", "submit", "--address=http://head:8265"]
     assert "trainer.nnodes=4" in run.command
     assert json.loads(run.command[4].split("=", 1)[1])["env_vars"]["PYTHONUNBUFFERED"] == "1"

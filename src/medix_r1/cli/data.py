@@ -43,10 +43,15 @@ def _fail(message: str, code: int = 2) -> None:
 def validate(
     file: str = typer.Argument(..., help="JSONL, JSON, parquet, a save_to_disk folder or a hub dataset id."),
     processor: Path | None = typer.Option(
-        None, "--processor", help="Local folder with a tokenizer (and image processor) to count prompt tokens."
+        None,
+        "--processor",
+        help="Local folder with a tokenizer (and image processor) to count prompt tokens.",
     ),
     max_prompt_tokens: int | None = typer.Option(
-        None, "--max-prompt-tokens", min=1, help="Flag prompts longer than this once image tokens are counted."
+        None,
+        "--max-prompt-tokens",
+        min=1,
+        help="Flag prompts longer than this once image tokens are counted.",
     ),
     prompt_overhead: int = typer.Option(
         0, "--prompt-overhead", min=0, help="Tokens added per prompt by the instruction template."
@@ -89,7 +94,11 @@ def validate(
     out = _console()
     if as_json:
         for p in report.problems:
-            print(json.dumps({"file": file, "row": p.row, "field": p.field, "code": p.code, "message": p.message}))
+            print(
+                json.dumps(
+                    {"file": file, "row": p.row, "field": p.field, "code": p.code, "message": p.message}
+                )
+            )
     else:
         for p in report.problems:
             out.print(f"{file}: {p}", markup=False)
@@ -132,7 +141,9 @@ def stats(
     records, _ = _load(file, split)
     summary = dataset_stats(records)
     out = _console()
-    out.print(f"{file}: {summary.records} records, mean answer {summary.mean_answer_words:.1f} words", markup=False)
+    out.print(
+        f"{file}: {summary.records} records, mean answer {summary.mean_answer_words:.1f} words", markup=False
+    )
     for table in stats_tables(summary):
         out.print(table)
     if chart is not None:
@@ -142,8 +153,12 @@ def stats(
 @app.command()
 def contamination(
     train: str = typer.Argument(..., help="The training data file."),
-    against: list[str] = typer.Option(..., "--against", help="Evaluation file(s) to compare with (repeatable)."),
-    near_bits: int = typer.Option(4, "--near-bits", min=0, max=64, help="Difference-hash distance for near-duplicates."),
+    against: list[str] = typer.Option(
+        ..., "--against", help="Evaluation file(s) to compare with (repeatable)."
+    ),
+    near_bits: int = typer.Option(
+        4, "--near-bits", min=0, max=64, help="Difference-hash distance for near-duplicates."
+    ),
     no_images: bool = typer.Option(False, "--no-images", help="Compare question text only."),
 ) -> None:
     """Report evaluation records whose question and image, or image, also occur in training; exit 1 if any."""
@@ -151,11 +166,15 @@ def contamination(
 
     train_records, train_root = _load(train, None)
     others = {name: _load(name, None) for name in against}
-    report = find_contamination(train_records, train_root, others, near_bits=near_bits, check_images=not no_images)
+    report = find_contamination(
+        train_records, train_root, others, near_bits=near_bits, check_images=not no_images
+    )
     out = _console()
     for m in report.matches:
         extra = f" (hash distance {m.distance})" if m.kind == "image-near" else ""
-        out.print(f"{m.eval_file}: id {m.eval_id!r} overlaps train id {m.train_id!r}: {m.kind}{extra}", markup=False)
+        out.print(
+            f"{m.eval_file}: id {m.eval_id!r} overlaps train id {m.train_id!r}: {m.kind}{extra}", markup=False
+        )
     for name, count in report.checked.items():
         found = sum(1 for m in report.matches if m.eval_file == name)
         out.print(
@@ -170,12 +189,22 @@ def contamination(
 @app.command()
 def convert(
     layout: str = typer.Argument(..., help="vqa-rad, slake, path-vqa or pmc-vqa."),
-    rows: str = typer.Argument(..., help="Input rows: JSONL, JSON, parquet, a save_to_disk folder or a hub id."),
-    output: Path = typer.Argument(..., help="Output file (.jsonl, .json, .parquet) or folder (save_to_disk)."),
-    image_root: str | None = typer.Option(None, "--image-root", help="Prefix for image paths, relative to OUTPUT."),
-    default_modality: str | None = typer.Option(None, "--modality", help="Modality for rows without one (e.g. CT)."),
+    rows: str = typer.Argument(
+        ..., help="Input rows: JSONL, JSON, parquet, a save_to_disk folder or a hub id."
+    ),
+    output: Path = typer.Argument(
+        ..., help="Output file (.jsonl, .json, .parquet) or folder (save_to_disk)."
+    ),
+    image_root: str | None = typer.Option(
+        None, "--image-root", help="Prefix for image paths, relative to OUTPUT."
+    ),
+    default_modality: str | None = typer.Option(
+        None, "--modality", help="Modality for rows without one (e.g. CT)."
+    ),
     split: str | None = typer.Option(None, "--split", help="Split to read, and to record in each row."),
-    no_choices: bool = typer.Option(False, "--no-choices", help="Do not append multiple-choice options (PMC-VQA)."),
+    no_choices: bool = typer.Option(
+        False, "--no-choices", help="Do not append multiple-choice options (PMC-VQA)."
+    ),
 ) -> None:
     """Convert medical VQA rows into MediX records."""
     from medix_r1.data.converters import convert_rows
@@ -189,8 +218,13 @@ def convert(
                 raise RecordError(row.error[1], file=rows, row=row.label, field=row.error[0])
             raw.append(row.data)
         records = convert_rows(
-            raw, layout, image_root=image_root, default_modality=default_modality, source=None,
-            with_choices=not no_choices, split=split,
+            raw,
+            layout,
+            image_root=image_root,
+            default_modality=default_modality,
+            source=None,
+            with_choices=not no_choices,
+            split=split,
         )
     except RecordError as exc:
         _fail(str(exc), code=1)
@@ -204,7 +238,9 @@ def convert(
 def from_dicom(
     folder: Path = typer.Argument(..., help="Folder searched recursively for DICOM files."),
     out_dir: Path = typer.Argument(..., help="Output folder: images/ and records.jsonl go here."),
-    skip_errors: bool = typer.Option(False, "--skip-errors", help="Skip undecodable files instead of stopping."),
+    skip_errors: bool = typer.Option(
+        False, "--skip-errors", help="Skip undecodable files instead of stopping."
+    ),
 ) -> None:
     """Decode a folder of DICOM files to PNG and write modality / body-part / study questions."""
     from medix_r1.data.converters import from_dicom_folder
@@ -214,7 +250,11 @@ def from_dicom(
     try:
         result = from_dicom_folder(folder, out_dir, on_error="skip" if skip_errors else "raise")
     except (DicomDecodeError, FileNotFoundError) as exc:
-        _fail(f"{exc} (use --skip-errors to go on without it)" if isinstance(exc, DicomDecodeError) else str(exc))
+        _fail(
+            f"{exc} (use --skip-errors to go on without it)"
+            if isinstance(exc, DicomDecodeError)
+            else str(exc)
+        )
     target = write_records(result.records, out_dir / "records.jsonl")
     out = _console()
     for name, reason in result.skipped:
@@ -224,8 +264,12 @@ def from_dicom(
 
 @app.command("build-samples")
 def build_samples_cmd(
-    directory: Path = typer.Argument(..., help="Output folder for train.jsonl, test.jsonl, images/ and manifest."),
-    reuse: bool = typer.Option(False, "--reuse", help="Keep an existing complete build instead of rebuilding."),
+    directory: Path = typer.Argument(
+        ..., help="Output folder for train.jsonl, test.jsonl, images/ and manifest."
+    ),
+    reuse: bool = typer.Option(
+        False, "--reuse", help="Keep an existing complete build instead of rebuilding."
+    ),
 ) -> None:
     """Build the small real sample set from medical images shipped in installed packages."""
     from medix_r1.data.samples import build_samples, ensure_samples

@@ -37,12 +37,22 @@ def _fail(message: str, code: int = 2) -> None:
 
 def train(
     config: str = typer.Argument(None, help="A preset name (see --list-presets) or a YAML config file."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides with dotted keys, e.g. rollout.group_size=8."),
-    backend: str = typer.Option("trl", "--backend", help="trl (one node, CPU or GPUs) or verl (Ray, many nodes)."),
-    launch: bool = typer.Option(False, "--launch", help="verl: run the launch script instead of printing it."),
-    show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as YAML and exit."),
+    overrides: list[str] = typer.Argument(
+        None, help="key=value overrides with dotted keys, e.g. rollout.group_size=8."
+    ),
+    backend: str = typer.Option(
+        "trl", "--backend", help="trl (one node, CPU or GPUs) or verl (Ray, many nodes)."
+    ),
+    launch: bool = typer.Option(
+        False, "--launch", help="verl: run the launch script instead of printing it."
+    ),
+    show_config: bool = typer.Option(
+        False, "--show-config", help="Print the resolved config as YAML and exit."
+    ),
     list_presets: bool = typer.Option(False, "--list-presets", help="List the presets and exit."),
-    explain: bool = typer.Option(False, "--explain", help="Print every config key with its default and help, and exit."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Print every config key with its default and help, and exit."
+    ),
 ) -> None:
     """Train a policy with the MediX-R1 composite reward (TRL GRPOTrainer, or verl across nodes)."""
     from medix_r1.training.config import ConfigError, config_reference, config_to_yaml, load_config
@@ -52,7 +62,10 @@ def train(
     if list_presets:
         for name in preset_names():
             preset = get_preset(name)
-            out.print(f"[bold]{name}[/]: {preset.description}" + (" (differs from the published recipe)" if preset.differs else ""))
+            out.print(
+                f"[bold]{name}[/]: {preset.description}"
+                + (" (differs from the published recipe)" if preset.differs else "")
+            )
         return
     if explain:
         for key, default, help_text in config_reference():
@@ -73,8 +86,10 @@ def train(
         from medix_r1.training.verl_backend import launch_verl, prepare_verl_run
 
         run = prepare_verl_run(cfg)
-        out.print(f"verl run prepared in [bold]{run.run_dir}[/]: data/, {run.reward_file.name}, "
-                  f"{run.reward_config.name}, {run.overrides_file.name}, {run.launch_script.name}")
+        out.print(
+            f"verl run prepared in [bold]{run.run_dir}[/]: data/, {run.reward_file.name}, "
+            f"{run.reward_config.name}, {run.overrides_file.name}, {run.launch_script.name}"
+        )
         if not launch:
             typer.echo(run.command_line)
             return
@@ -103,29 +118,39 @@ def train(
 
 
 def quickstart(
-    out_dir: Path = typer.Option(Path("runs/quickstart"), "--out", help="Run folder (metrics, plot, report, summary)."),
+    out_dir: Path = typer.Option(
+        Path("runs/quickstart"), "--out", help="Run folder (metrics, plot, report, summary)."
+    ),
     overrides: list[str] = typer.Argument(None, help="key=value overrides of the quickstart preset."),
 ) -> None:
     """Train a tiny VLM on the bundled samples, offline on a CPU, and show that it learns (make demo)."""
     from medix_r1.training.quickstart import quickstart as run_quickstart
 
     console = _console()
-    summary = run_quickstart(out_dir, overrides=overrides or [], echo=lambda m: console.print(m, markup=False))
+    summary = run_quickstart(
+        out_dir, overrides=overrides or [], echo=lambda m: console.print(m, markup=False)
+    )
     keys = ("steps", "seconds", "peak_memory_mb", "reward_first", "reward_last")
     console.print(json.dumps({k: summary.get(k) for k in keys}))
     for label in ("heldout_before", "heldout_warmstart", "heldout_after"):
         value = summary.get(label)
         if value:
-            console.print(f"{label}: modality {value['modality']:.3f}, answer {value['answer']:.3f}, format {value['format']:.3f}")
+            console.print(
+                f"{label}: modality {value['modality']:.3f}, answer {value['answer']:.3f}, format {value['format']:.3f}"
+            )
     console.print(f"targets met: {summary.get('targets_met')}")
     console.print(f"report: {out_dir / 'report.md'}  plot: {out_dir / 'reward_curves.png'}")
 
 
 def chat(
     question: str = typer.Argument(..., help="The question to ask."),
-    model: str = typer.Option(..., "--model", help="A trained run folder (…/final), a built-in name or a hub id."),
+    model: str = typer.Option(
+        ..., "--model", help="A trained run folder (…/final), a built-in name or a hub id."
+    ),
     image: Path | None = typer.Option(None, "--image", help="An image file (PNG, JPEG, DICOM)."),
-    think_tag: str = typer.Option("thinking", "--think-tag", help="Reasoning tag the model was trained with: thinking or think."),
+    think_tag: str = typer.Option(
+        "thinking", "--think-tag", help="Reasoning tag the model was trained with: thinking or think."
+    ),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="Generation limit."),
     raw: bool = typer.Option(False, "--raw", help="Also print the raw reply."),
     as_json: bool = typer.Option(False, "--json", help="Print the parsed reply as JSON."),

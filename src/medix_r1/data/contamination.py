@@ -107,8 +107,10 @@ def find_contamination(
                         distance, kind, candidates = best[0], "image-near", near[best[1]]
                 if candidates:
                     both = [c for c in candidates if c in same_question]
-                    found = Match(name, record.id, both[0], "question+image", distance) if both else Match(
-                        name, record.id, candidates[0], kind, distance
+                    found = (
+                        Match(name, record.id, both[0], "question+image", distance)
+                        if both
+                        else Match(name, record.id, candidates[0], kind, distance)
                     )
                     break
             if found is not None:
@@ -116,5 +118,3 @@ def find_contamination(
             elif same_question:
                 report.question_only[name] += 1
     return report
-
-

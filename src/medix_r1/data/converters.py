@@ -137,14 +137,20 @@ def convert_rows(
         where = f"row {index}"
         if not isinstance(row, dict):
             raise RecordError(f"expected a mapping, got {type(row).__name__}", file=source, row=where)
-        if spec.language_field and languages is not None and row.get(spec.language_field, "en") not in languages:
+        if (
+            spec.language_field
+            and languages is not None
+            and row.get(spec.language_field, "en") not in languages
+        ):
             continue
         question = row.get(spec.question_field)
         answer = row.get(spec.answer_field)
         for name, value in ((spec.question_field, question), (spec.answer_field, answer)):
             if value is None or not str(value).strip():
                 raise RecordError("missing or empty", file=source, row=where, field=name)
-        image = next((_image_ref(row[f], image_root) for f in spec.image_fields if row.get(f) is not None), None)
+        image = next(
+            (_image_ref(row[f], image_root) for f in spec.image_fields if row.get(f) is not None), None
+        )
         if image is None:
             raise RecordError("no image", file=source, row=where, field="/".join(spec.image_fields))
         raw_modality = row.get(spec.modality_field) if spec.modality_field else None
@@ -153,7 +159,9 @@ def convert_rows(
             raise RecordError(
                 f"the {spec.name} layout has no modality here; pass default_modality=... (e.g. 'CT') "
                 "or add a 'modality' column",
-                file=source, row=where, field="modality",
+                file=source,
+                row=where,
+                field="modality",
             )
         try:
             tag = resolve_modality(str(modality)).tag

@@ -39,6 +39,7 @@ __all__ = [
     "imaging_plane",
 ]
 
+
 class DicomDecodeError(ValueError):
     """A file that is not DICOM, has no pixel data, or needs a decoder plugin that is not installed."""
 
@@ -101,7 +102,9 @@ def read_dicom(source: str | os.PathLike[str] | bytes | bytearray, *, pixels: bo
     except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise DicomDecodeError(f"{name}: cannot be read as DICOM ({type(exc).__name__}: {exc})") from exc
     if pixels and "PixelData" not in ds:
-        raise DicomDecodeError(f"{name}: DICOM file has no pixel data (SOP class {ds.get('SOPClassUID', '?')})")
+        raise DicomDecodeError(
+            f"{name}: DICOM file has no pixel data (SOP class {ds.get('SOPClassUID', '?')})"
+        )
     return ds
 
 

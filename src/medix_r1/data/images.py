@@ -84,7 +84,9 @@ def load_image_bytes(ref: Any, base_dir: str | os.PathLike[str]) -> tuple[bytes,
             if isinstance(data, str) and data.startswith("data:"):
                 return _decode_data_uri(data), "<data URI>"
             if not isinstance(data, (bytes, bytearray, memoryview)):
-                raise ImageProblem("undecodable", f"embedded image 'bytes' must be binary, got {type(data).__name__}")
+                raise ImageProblem(
+                    "undecodable", f"embedded image 'bytes' must be binary, got {type(data).__name__}"
+                )
             return bytes(data), str(ref.get("path") or "<embedded>")
         if isinstance(ref.get("path"), str) and ref["path"].strip():
             ref = ref["path"]
@@ -132,7 +134,8 @@ def open_image(
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageProblem(
-                    "too_large", f"image {label!r} is {w}x{h} = {w * h} pixels, above the limit of {max_pixels}"
+                    "too_large",
+                    f"image {label!r} is {w}x{h} = {w * h} pixels, above the limit of {max_pixels}",
                 )
             img.load()
     except ImageProblem:
@@ -144,7 +147,11 @@ def open_image(
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageProblem("undecodable", f"image {label!r} cannot be decoded ({exc})") from exc
     if img.mode not in ("RGB", "L"):
-        img = img.convert("RGBA").convert("RGB") if "A" in img.getbands() or img.mode == "P" else img.convert("RGB")
+        img = (
+            img.convert("RGBA").convert("RGB")
+            if "A" in img.getbands() or img.mode == "P"
+            else img.convert("RGB")
+        )
     return img
 
 
@@ -155,13 +162,17 @@ def _open_dicom(data: bytes, label: str, max_pixels: int) -> Image.Image:
         ds = read_dicom(data)
         pixels = int(ds.get("Rows", 0) or 0) * int(ds.get("Columns", 0) or 0)
         if pixels > max_pixels:
-            raise ImageProblem("too_large", f"DICOM image {label!r} has {pixels} pixels per frame, above {max_pixels}")
+            raise ImageProblem(
+                "too_large", f"DICOM image {label!r} has {pixels} pixels per frame, above {max_pixels}"
+            )
         return dicom_to_image(ds)
     except DicomDecodeError as exc:
         raise ImageProblem("undecodable", str(exc).replace("<bytes>", repr(label))) from exc
 
 
-def image_size(ref: Any, base_dir: str | os.PathLike[str] = ".", *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[int, int]:
+def image_size(
+    ref: Any, base_dir: str | os.PathLike[str] = ".", *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> tuple[int, int]:
     """``(width, height)`` of a decodable image (decodes it fully, to catch truncated files)."""
     return open_image(ref, base_dir, max_pixels=max_pixels).size
 

@@ -74,9 +74,17 @@ def detect_format(source: str | os.PathLike[str]) -> str:
     if path.is_dir():
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
             return "hf-disk"
-        raise DataSourceError(f"{path}: a folder that is not a dataset saved with save_to_disk (no state.json)")
+        raise DataSourceError(
+            f"{path}: a folder that is not a dataset saved with save_to_disk (no state.json)"
+        )
     suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    by_suffix = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+    by_suffix = {
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "json",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }
     if suffix.lower() in by_suffix:
         return by_suffix[suffix.lower()]
     if not path.exists() and _HUB_ID.match(str(source)):
@@ -129,7 +137,11 @@ def _json_rows(path: Path) -> Iterator[RawRow]:
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
-        yield RawRow("file", None, ("<file>", f"a .json data file must hold a list of records, got {type(data).__name__}"))
+        yield RawRow(
+            "file",
+            None,
+            ("<file>", f"a .json data file must hold a list of records, got {type(data).__name__}"),
+        )
         return
     for index, row in enumerate(data, start=1):
         yield RawRow(f"row {index}", row)
@@ -241,7 +253,9 @@ def load_records(
             raise RecordError(row.error[1], file=name, row=row.label, field=row.error[0])
         record = MedixRecord.from_dict(row.data, file=name, row_label=row.name)
         if record.id in seen:
-            raise RecordError(f"duplicate id, first used at {seen[record.id]}", file=name, row=row.name, field="id")
+            raise RecordError(
+                f"duplicate id, first used at {seen[record.id]}", file=name, row=row.name, field="id"
+            )
         seen[record.id] = row.label
         if resolve_images:
             resolved = []
@@ -294,7 +308,9 @@ def write_records(
         format = "hf-disk" if path.suffix == "" else detect_format(path)
     rows = [r.to_dict() if isinstance(r, MedixRecord) else dict(r) for r in records]
     if format == "hub":
-        raise DataSourceError("writing to the hub is not supported here; write locally and push_to_hub yourself")
+        raise DataSourceError(
+            "writing to the hub is not supported here; write locally and push_to_hub yourself"
+        )
     if format in ("jsonl", "json"):
         path.parent.mkdir(parents=True, exist_ok=True)
         for row in rows:

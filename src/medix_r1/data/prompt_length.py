@@ -84,11 +84,15 @@ def load_prompt_counter(path: str | os.PathLike[str], *, overhead: int = 0) -> P
     """
     folder = Path(path)
     if not folder.is_dir():
-        raise ProcessorLoadError(f"{folder}: not a folder; pass the folder holding tokenizer and preprocessor files")
+        raise ProcessorLoadError(
+            f"{folder}: not a folder; pass the folder holding tokenizer and preprocessor files"
+        )
     try:
         from transformers import AutoImageProcessor, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ProcessorLoadError("counting prompt tokens needs transformers: pip install 'medix-r1[train]'") from exc
+        raise ProcessorLoadError(
+            "counting prompt tokens needs transformers: pip install 'medix-r1[train]'"
+        ) from exc
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -117,21 +117,45 @@ _PYDICOM_DATA = "pydicom-data (MIT licence)"
 
 SAMPLE_SOURCES: tuple[SampleSource, ...] = (
     SampleSource(
-        "chest-cr", "pydicom-data", "RG1_UNCI.dcm", _PYDICOM_DATA, "dicom", "<X_RAY>",
-        {"modality": "X-ray (computed radiography)", "region": "Chest", "view": "Posteroanterior (PA)",
-         "colour": "Greyscale", "organ": "Lungs"},
+        "chest-cr",
+        "pydicom-data",
+        "RG1_UNCI.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<X_RAY>",
+        {
+            "modality": "X-ray (computed radiography)",
+            "region": "Chest",
+            "view": "Posteroanterior (PA)",
+            "colour": "Greyscale",
+            "organ": "Lungs",
+        },
         "DICOM header: Modality CR, BodyPartExamined CHEST, StudyDescription THORAX, ViewPosition PA",
     ),
     SampleSource(
-        "tibia-cr", "pydicom-data", "RG3_UNCI.dcm", _PYDICOM_DATA, "dicom", "<X_RAY>",
-        {"modality": "X-ray (computed radiography)", "region": "Lower leg (distal tibia)",
-         "view": "Anteroposterior (AP)", "colour": "Greyscale",
-         "finding": "Non-ossifying fibroma of the distal tibia"},
+        "tibia-cr",
+        "pydicom-data",
+        "RG3_UNCI.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<X_RAY>",
+        {
+            "modality": "X-ray (computed radiography)",
+            "region": "Lower leg (distal tibia)",
+            "view": "Anteroposterior (AP)",
+            "colour": "Greyscale",
+            "finding": "Non-ossifying fibroma of the distal tibia",
+        },
         "DICOM header: Modality CR, BodyPartExamined EXTREMITY, StudyDescription 'Non-ossifying fibroma "
         "of distal tibia', ViewPosition AP",
     ),
     SampleSource(
-        "head-ct", "pydicom-data", "693_UNCI.dcm", _PYDICOM_DATA, "dicom", "<CT_SCAN>",
+        "head-ct",
+        "pydicom-data",
+        "693_UNCI.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<CT_SCAN>",
         {"modality": "CT", "region": "Head", "plane": "Axial", "colour": "Greyscale", "organ": "Brain"},
         "DICOM header: Modality CT, ImageType AXIAL, axial ImageOrientationPatient; head per the pydicom-data "
         "catalogue. Shown with a 40/400 HU window: the header's 40/100 brain window posterises this "
@@ -139,99 +163,214 @@ SAMPLE_SOURCES: tuple[SampleSource, ...] = (
         window=(40.0, 400.0),
     ),
     SampleSource(
-        "body-ct", "pydicom", "CT_small.dcm", _PYDICOM, "dicom", "<CT_SCAN>",
+        "body-ct",
+        "pydicom",
+        "CT_small.dcm",
+        _PYDICOM,
+        "dicom",
+        "<CT_SCAN>",
         {"modality": "CT", "plane": "Axial", "colour": "Greyscale"},
         "DICOM header: Modality CT, ImageType AXIAL, axial ImageOrientationPatient (128x128 downsized copy "
         "of NEMA WG04 CT1)",
     ),
     SampleSource(
-        "small-mr", "pydicom", "MR_small.dcm", _PYDICOM, "dicom", "<MRI_SCAN>",
+        "small-mr",
+        "pydicom",
+        "MR_small.dcm",
+        _PYDICOM,
+        "dicom",
+        "<MRI_SCAN>",
         {"modality": "MRI", "plane": "Axial", "colour": "Greyscale"},
         "DICOM header: Modality MR, axial ImageOrientationPatient (64x64 downsized copy of NEMA WG04 MR1)",
     ),
     SampleSource(
-        "liver-mr", "pydicom-data", "MR-SIEMENS-DICOM-WithOverlays.dcm", _PYDICOM_DATA, "dicom", "<MRI_SCAN>",
-        {"modality": "MRI", "region": "Abdomen", "plane": "Axial", "colour": "Greyscale", "organ": "Liver",
-         "finding": "A marked liver lesion"},
+        "liver-mr",
+        "pydicom-data",
+        "MR-SIEMENS-DICOM-WithOverlays.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<MRI_SCAN>",
+        {
+            "modality": "MRI",
+            "region": "Abdomen",
+            "plane": "Axial",
+            "colour": "Greyscale",
+            "organ": "Liver",
+            "finding": "A marked liver lesion",
+        },
         "DICOM header: Modality MR, BodyPartExamined ABDOMEN, StudyDescription 'abdomen^liver', "
         "SeriesDescription 'marked lesion', axial ImageOrientationPatient",
     ),
     SampleSource(
-        "shoulder-mr", "pydicom-data", "MR2_UNCI.dcm", _PYDICOM_DATA, "dicom", "<MRI_SCAN>",
+        "shoulder-mr",
+        "pydicom-data",
+        "MR2_UNCI.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<MRI_SCAN>",
         {"modality": "MRI", "region": "Shoulder", "colour": "Greyscale"},
         "DICOM header: Modality MR, StudyDescription SHOULDER",
     ),
     SampleSource(
-        "head-mr", "pydicom-data", "emri_small.dcm", _PYDICOM_DATA, "dicom", "<MRI_SCAN>",
+        "head-mr",
+        "pydicom-data",
+        "emri_small.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<MRI_SCAN>",
         {"modality": "MRI (T1-weighted)", "region": "Head", "colour": "Greyscale"},
         "DICOM header: Modality MR, BodyPartExamined HEAD, ImageType T1; 10 frames",
         shots=(Shot("f2", frame=2), Shot("f4", frame=4), Shot("f6", frame=6), Shot("f8", frame=8)),
     ),
     SampleSource(
-        "obstetric-us", "pydicom-data", "OBXXXX1A.dcm", _PYDICOM_DATA, "dicom", "<ULTRASOUND>",
-        {"modality": "Ultrasound", "region": "Pregnant uterus (obstetric scan)", "colour": "Colour (palette)"},
+        "obstetric-us",
+        "pydicom-data",
+        "OBXXXX1A.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<ULTRASOUND>",
+        {
+            "modality": "Ultrasound",
+            "region": "Pregnant uterus (obstetric scan)",
+            "colour": "Colour (palette)",
+        },
         "DICOM header: Modality US, ImageType OBSTETRICAL, PhotometricInterpretation PALETTE COLOR",
     ),
     SampleSource(
-        "lymph-node-us", "pydicom-data", "US1_UNCI.dcm", _PYDICOM_DATA, "dicom", "<ULTRASOUND>",
-        {"modality": "Ultrasound", "region": "Lymph node (small parts)", "colour": "Colour",
-         "technique": "Power Doppler", "organ": "Lymph node"},
+        "lymph-node-us",
+        "pydicom-data",
+        "US1_UNCI.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<ULTRASOUND>",
+        {
+            "modality": "Ultrasound",
+            "region": "Lymph node (small parts)",
+            "colour": "Colour",
+            "technique": "Power Doppler",
+            "organ": "Lymph node",
+        },
         "DICOM header: Modality US, ImageType SMALL PARTS; the image is labelled LYMPH NODE and carries a "
         "Doppler colour map",
     ),
     SampleSource(
-        "echo-us", "pydicom", "examples_ybr_color.dcm", _PYDICOM, "dicom", "<ULTRASOUND>",
-        {"modality": "Ultrasound (echocardiography)", "region": "Heart", "colour": "Greyscale", "organ": "Heart"},
+        "echo-us",
+        "pydicom",
+        "examples_ybr_color.dcm",
+        _PYDICOM,
+        "dicom",
+        "<ULTRASOUND>",
+        {
+            "modality": "Ultrasound (echocardiography)",
+            "region": "Heart",
+            "colour": "Greyscale",
+            "organ": "Heart",
+        },
         "DICOM header: Modality US, ImageType EPICARDIAL, YBR_FULL_422 JPEG baseline, 30 cine frames of a heart",
         shots=(Shot("f3", frame=3), Shot("f10", frame=10), Shot("f17", frame=17), Shot("f24", frame=24)),
     ),
     SampleSource(
-        "tee-us", "pydicom-data", "color-pl.dcm", _PYDICOM_DATA, "dicom", "<ULTRASOUND>",
-        {"modality": "Ultrasound (transoesophageal echocardiography)", "region": "Heart", "colour": "Colour",
-         "technique": "Colour Doppler", "organ": "Heart"},
+        "tee-us",
+        "pydicom-data",
+        "color-pl.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<ULTRASOUND>",
+        {
+            "modality": "Ultrasound (transoesophageal echocardiography)",
+            "region": "Heart",
+            "colour": "Colour",
+            "technique": "Colour Doppler",
+            "organ": "Heart",
+        },
         "DICOM header: Modality US, StudyDescription Echocardiogram, SeriesDescription Transesophageal "
         "Echocardiogram, RGB with a Doppler colour map",
     ),
     SampleSource(
-        "bone-scan", "pydicom-data", "JPEG2000_UNC.dcm", _PYDICOM_DATA, "dicom", "<SPECT>",
-        {"modality": "Nuclear medicine (bone scintigraphy)", "region": "Whole body", "colour": "Greyscale",
-         "organ": "Skeleton"},
+        "bone-scan",
+        "pydicom-data",
+        "JPEG2000_UNC.dcm",
+        _PYDICOM_DATA,
+        "dicom",
+        "<SPECT>",
+        {
+            "modality": "Nuclear medicine (bone scintigraphy)",
+            "region": "Whole body",
+            "colour": "Greyscale",
+            "organ": "Skeleton",
+        },
         "DICOM header: Modality NM, BodyPartExamined WHOLE BODY, StudyDescription 'Whole Body Bone'",
     ),
     SampleSource(
-        "retina-fundus", "scikit-image", "skimage/data/retina.jpg",
-        "CC0 1.0 (Mikael Haggstrom, via Wikimedia Commons; shipped in scikit-image)", "skimage",
+        "retina-fundus",
+        "scikit-image",
+        "skimage/data/retina.jpg",
+        "CC0 1.0 (Mikael Haggstrom, via Wikimedia Commons; shipped in scikit-image)",
+        "skimage",
         "<FUNDUS_PHOTOGRAPHY>",
-        {"modality": "Fundus photography", "region": "Eye (retina)", "colour": "Colour",
-         "finding": "Normal fundus", "organ": "Retina"},
+        {
+            "modality": "Fundus photography",
+            "region": "Eye (retina)",
+            "colour": "Colour",
+            "finding": "Normal fundus",
+            "organ": "Retina",
+        },
         "scikit-image docs for data.retina(): fundus photograph of a normal left eye",
     ),
     SampleSource(
-        "microaneurysm-fundus", "scikit-image", "skimage/data/microaneurysms.png",
-        "CC0 (Andreas Maier, HRF database; shipped in scikit-image)", "skimage", "<FUNDUS_PHOTOGRAPHY>",
-        {"modality": "Fundus photography (green channel)", "region": "Eye (retina)", "colour": "Greyscale",
-         "finding": "Retinal microaneurysms (diabetic retinopathy)", "organ": "Retina"},
+        "microaneurysm-fundus",
+        "scikit-image",
+        "skimage/data/microaneurysms.png",
+        "CC0 (Andreas Maier, HRF database; shipped in scikit-image)",
+        "skimage",
+        "<FUNDUS_PHOTOGRAPHY>",
+        {
+            "modality": "Fundus photography (green channel)",
+            "region": "Eye (retina)",
+            "colour": "Greyscale",
+            "finding": "Retinal microaneurysms (diabetic retinopathy)",
+            "organ": "Retina",
+        },
         "scikit-image docs for data.microaneurysms(): green-channel crop of a diabetic-retinopathy fundus "
         "image from the HRF database, showing microaneurysms",
     ),
     SampleSource(
-        "colon-ihc", "scikit-image", "skimage/data/ihc.png",
-        "No known copyright restrictions (CMMI; shipped in scikit-image, BSD-3-Clause package)", "skimage",
+        "colon-ihc",
+        "scikit-image",
+        "skimage/data/ihc.png",
+        "No known copyright restrictions (CMMI; shipped in scikit-image, BSD-3-Clause package)",
+        "skimage",
         "<MICROSCOPY>",
-        {"modality": "Light microscopy (histopathology)", "region": "Colon", "colour": "Colour",
-         "stain": "Immunohistochemistry (DAB) with haematoxylin counterstain", "organ": "Colonic glands"},
+        {
+            "modality": "Light microscopy (histopathology)",
+            "region": "Colon",
+            "colour": "Colour",
+            "stain": "Immunohistochemistry (DAB) with haematoxylin counterstain",
+            "organ": "Colonic glands",
+        },
         "scikit-image docs for data.immunohistochemistry(): colonic glands, FHL2 revealed with DAB, "
         "haematoxylin counterstain",
     ),
     SampleSource(
-        "cell-qpi", "scikit-image", "skimage/data/cell.png",
-        "CC0 (Paul Muller et al.; shipped in scikit-image)", "skimage", "<MICROSCOPY>",
-        {"modality": "Quantitative phase microscopy", "colour": "Greyscale",
-         "finding": "A single cell floating in saline"},
+        "cell-qpi",
+        "scikit-image",
+        "skimage/data/cell.png",
+        "CC0 (Paul Muller et al.; shipped in scikit-image)",
+        "skimage",
+        "<MICROSCOPY>",
+        {
+            "modality": "Quantitative phase microscopy",
+            "colour": "Greyscale",
+            "finding": "A single cell floating in saline",
+        },
         "scikit-image docs for data.cell(): quantitative phase image of a cell floating in saline",
     ),
     SampleSource(
-        "brain-t1", "nibabel", "nibabel/tests/data/anatomical.nii", "MIT (nibabel test data)", "nifti",
+        "brain-t1",
+        "nibabel",
+        "nibabel/tests/data/anatomical.nii",
+        "MIT (nibabel test data)",
+        "nifti",
         "<MRI_SCAN>",
         {"modality": "MRI", "region": "Head", "colour": "Greyscale", "organ": "Brain"},
         "nibabel test data: anatomical.nii, a low-resolution (2 mm) anatomical brain MRI; planes from the "
@@ -244,7 +383,11 @@ SAMPLE_SOURCES: tuple[SampleSource, ...] = (
         ),
     ),
     SampleSource(
-        "brain-fmri", "nibabel", "nibabel/tests/data/example4d.nii.gz", "MIT (nibabel test data)", "nifti",
+        "brain-fmri",
+        "nibabel",
+        "nibabel/tests/data/example4d.nii.gz",
+        "MIT (nibabel test data)",
+        "nifti",
         "<MRI_SCAN>",
         {"modality": "MRI (functional EPI)", "region": "Head", "colour": "Greyscale", "organ": "Brain"},
         "nibabel test data: example4d.nii.gz, a 4-D functional brain MRI time series (first volume used); "
@@ -318,7 +461,9 @@ def _package_file(source: SampleSource) -> Path:
     top = source.file.split("/")[0]
     spec = importlib.util.find_spec(top)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"{source.file} needs the {source.package!r} package: pip install {source.package}")
+        raise FileNotFoundError(
+            f"{source.file} needs the {source.package!r} package: pip install {source.package}"
+        )
     return Path(next(iter(spec.submodule_search_locations))).parent / source.file
 
 
@@ -391,7 +536,9 @@ def _apply_view(img: Image.Image, view: View) -> Image.Image:
     if view.mirror:
         img = ImageOps.mirror(img)
     if view.rotate:
-        img = img.rotate(view.rotate, resample=Image.Resampling.BILINEAR, fillcolor=0 if img.mode == "L" else (0, 0, 0))
+        img = img.rotate(
+            view.rotate, resample=Image.Resampling.BILINEAR, fillcolor=0 if img.mode == "L" else (0, 0, 0)
+        )
     if view.gamma != 1.0:
         lut = [round(255 * (i / 255) ** view.gamma) for i in range(256)]
         img = img.point(lut * len(img.getbands()))
@@ -480,7 +627,9 @@ def _sources_md(manifest: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_samples(directory: str | os.PathLike[str], *, sources: tuple[SampleSource, ...] = SAMPLE_SOURCES) -> SampleSetInfo:
+def build_samples(
+    directory: str | os.PathLike[str], *, sources: tuple[SampleSource, ...] = SAMPLE_SOURCES
+) -> SampleSetInfo:
     """Build the sample set into ``directory`` (see the module docstring); returns its :class:`SampleSetInfo`.
 
     Existing files of an earlier build are replaced; stray PNGs from older versions are removed.
@@ -498,7 +647,9 @@ def build_samples(directory: str | os.PathLike[str], *, sources: tuple[SampleSou
     for source in sources:
         cache: dict[str, Image.Image] = {}
 
-        def make_image(shot: Shot, source: SampleSource = source, cache: dict[str, Image.Image] = cache) -> Image.Image:
+        def make_image(
+            shot: Shot, source: SampleSource = source, cache: dict[str, Image.Image] = cache
+        ) -> Image.Image:
             if shot.key not in cache:
                 cache[shot.key] = load_sample_image(source, shot)
             return cache[shot.key]

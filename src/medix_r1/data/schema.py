@@ -56,7 +56,9 @@ _LEADING_TAG = re.compile(r"\s*(<[^<>\s]*>)")
 class RecordError(ValueError):
     """A record that breaks the schema: names the file, the row (id or line) and the field."""
 
-    def __init__(self, message: str, *, file: str | None = None, row: str | None = None, field: str | None = None):
+    def __init__(
+        self, message: str, *, file: str | None = None, row: str | None = None, field: str | None = None
+    ):
         self.file, self.row, self.field, self.reason = file, row, field, message
         where = ", ".join(p for p in (file, row, f"field {field!r}" if field else None) if p)
         super().__init__(f"{where}: {message}" if where else message)
@@ -132,7 +134,13 @@ def check_record(row: Any) -> list[tuple[str, str, str]]:
                 if item is None or (isinstance(item, str) and not item.strip()):
                     problems.append((f"image[{i}]", "empty_field", "empty image reference"))
                 elif not isinstance(item, (str, dict, bytes)):
-                    problems.append((f"image[{i}]", "wrong_type", f"must be a path or an embedded image, got {type(item).__name__}"))
+                    problems.append(
+                        (
+                            f"image[{i}]",
+                            "wrong_type",
+                            f"must be a path or an embedded image, got {type(item).__name__}",
+                        )
+                    )
         else:
             problems.append(("image", "wrong_type", f"must be a list of images, got {type(images).__name__}"))
     solution = row.get("solution")
@@ -141,13 +149,23 @@ def check_record(row: Any) -> list[tuple[str, str, str]]:
         tag = solution_tag(solution)
         if tag is None:
             problems.append(
-                ("solution", "no_tag", f"solution must start with a modality tag such as '<X_RAY>', got {solution[:60]!r}")
+                (
+                    "solution",
+                    "no_tag",
+                    f"solution must start with a modality tag such as '<X_RAY>', got {solution[:60]!r}",
+                )
             )
         elif not is_modality_tag(tag):
             hint = ""
             with contextlib.suppress(UnknownModalityError):
                 hint = f" (did you mean {resolve_modality(tag).tag!r}?)"
-            problems.append(("solution", "unknown_tag", f"unknown modality tag {tag!r}{hint}; valid tags: {' '.join(MODALITY_TAGS)}"))
+            problems.append(
+                (
+                    "solution",
+                    "unknown_tag",
+                    f"unknown modality tag {tag!r}{hint}; valid tags: {' '.join(MODALITY_TAGS)}",
+                )
+            )
         elif not solution[solution.index(">") + 1 :].strip().strip("."):
             problems.append(("solution", "empty_answer", "no answer text after the modality tag"))
     problem = row.get("problem")
@@ -155,16 +173,28 @@ def check_record(row: Any) -> list[tuple[str, str, str]]:
         count = problem.count(IMAGE_PLACEHOLDER)
         if count != n_images:
             problems.append(
-                ("problem", "placeholder_mismatch", f"has {count} '<image>' placeholder(s) but the record has {n_images} image(s)")
+                (
+                    "problem",
+                    "placeholder_mismatch",
+                    f"has {count} '<image>' placeholder(s) but the record has {n_images} image(s)",
+                )
             )
     modality = row.get("modality")
     if modality not in (None, ""):
         if not isinstance(modality, str):
             problems.append(("modality", "wrong_type", f"must be a string, got {type(modality).__name__}"))
         elif not is_modality_tag(modality):
-            problems.append(("modality", "unknown_tag", f"unknown modality tag {modality!r}; valid tags: {' '.join(MODALITY_TAGS)}"))
+            problems.append(
+                (
+                    "modality",
+                    "unknown_tag",
+                    f"unknown modality tag {modality!r}; valid tags: {' '.join(MODALITY_TAGS)}",
+                )
+            )
         elif tag is not None and is_modality_tag(tag) and modality != tag:
-            problems.append(("modality", "modality_mismatch", f"{modality!r} disagrees with the solution's tag {tag!r}"))
+            problems.append(
+                ("modality", "modality_mismatch", f"{modality!r} disagrees with the solution's tag {tag!r}")
+            )
     split = row.get("split")
     if split not in (None, "") and (not isinstance(split, str) or split not in SPLITS):
         problems.append(("split", "unknown_split", f"must be one of {', '.join(SPLITS)}, got {split!r}"))
@@ -215,7 +245,9 @@ class MedixRecord:
         images = row["image"]
         images = [images] if isinstance(images, (str, dict, bytes)) else list(images)
         # Table formats store every image as a {"bytes", "path"} struct; a path-only one is a path.
-        images = [i["path"] if isinstance(i, dict) and not i.get("bytes") and i.get("path") else i for i in images]
+        images = [
+            i["path"] if isinstance(i, dict) and not i.get("bytes") and i.get("path") else i for i in images
+        ]
         known = set(REQUIRED_FIELDS) | set(OPTIONAL_FIELDS)
         return cls(
             id=str(row["id"]),

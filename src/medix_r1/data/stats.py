@@ -60,13 +60,25 @@ def dataset_stats(records: Iterable[MedixRecord]) -> DatasetStats:
         split[record.split or "-"] += 1
         words[len(record.answer.split())] += 1
         images[len(record.image)] += 1
-    return DatasetStats(n, _sorted(modality), _sorted(source), _sorted(split), _sorted(words), _sorted(images))
+    return DatasetStats(
+        n, _sorted(modality), _sorted(source), _sorted(split), _sorted(words), _sorted(images)
+    )
 
 
 def _length_buckets(answer_words: dict[int, int]) -> dict[str, int]:
     buckets = {"1": 0, "2-3": 0, "4-7": 0, "8-15": 0, "16+": 0}
     for length, count in answer_words.items():
-        key = "1" if length <= 1 else "2-3" if length <= 3 else "4-7" if length <= 7 else "8-15" if length <= 15 else "16+"
+        key = (
+            "1"
+            if length <= 1
+            else "2-3"
+            if length <= 3
+            else "4-7"
+            if length <= 7
+            else "8-15"
+            if length <= 15
+            else "16+"
+        )
         buckets[key] += count
     return buckets
 

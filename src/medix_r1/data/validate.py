@@ -109,7 +109,9 @@ def validate_rows(
             key = str(record_id)
             if key in seen:
                 report.problems.append(
-                    Problem(row.name, "id", "duplicate_id", f"duplicate id {key!r}, first used at {seen[key]}")
+                    Problem(
+                        row.name, "id", "duplicate_id", f"duplicate id {key!r}, first used at {seen[key]}"
+                    )
                 )
             else:
                 seen[key] = row.label
@@ -120,7 +122,11 @@ def validate_rows(
             continue
         sizes: list[tuple[int, int]] = []
         for i, ref in enumerate(images):
-            if ref is None or not isinstance(ref, (str, dict, bytes)) or (isinstance(ref, str) and not ref.strip()):
+            if (
+                ref is None
+                or not isinstance(ref, (str, dict, bytes))
+                or (isinstance(ref, str) and not ref.strip())
+            ):
                 continue  # already reported by check_record
             report.images_checked += 1
             try:
@@ -132,7 +138,12 @@ def validate_rows(
                 # A decoder failing in a way we did not foresee is still a problem of this record's
                 # image: report it against the record instead of stopping the whole file.
                 report.problems.append(
-                    Problem(row.name, f"image[{i}]", "image_undecodable", f"cannot decode ({type(exc).__name__}: {exc})")
+                    Problem(
+                        row.name,
+                        f"image[{i}]",
+                        "image_undecodable",
+                        f"cannot decode ({type(exc).__name__}: {exc})",
+                    )
                 )
                 continue
             sizes.append(img.size)

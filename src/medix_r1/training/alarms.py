@@ -98,7 +98,9 @@ class AlarmMonitor:
 
     def _series(self, key: str, last: int | None = None) -> list[float]:
         rows = self.history if last is None else self.history[-last:]
-        return [float(r[key]) for r in rows if key in r and r[key] is not None and not math.isnan(float(r[key]))]
+        return [
+            float(r[key]) for r in rows if key in r and r[key] is not None and not math.isnan(float(r[key]))
+        ]
 
     def _fire(self, kind: str, step: int, message: str, out: list[Alarm]) -> None:
         last = self._last_fired.get(kind)

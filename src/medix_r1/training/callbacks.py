@@ -110,14 +110,21 @@ class MetricsCallback(TrainerCallback):
         if self.console and state.is_world_process_zero:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=state.max_steps // self.updates_per_step, initial=self._last_step,
-                             desc="RL steps", unit="step", dynamic_ncols=True)
+            self._bar = tqdm(
+                total=state.max_steps // self.updates_per_step,
+                initial=self._last_step,
+                desc="RL steps",
+                unit="step",
+                dynamic_ncols=True,
+            )
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._last_log is None:
             self._last_log = time.perf_counter()
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         if not logs or not state.is_world_process_zero:
             return
         if "reward" not in logs and "loss" not in logs:
@@ -146,7 +153,11 @@ class MetricsCallback(TrainerCallback):
                 f.write(json.dumps(alarm.as_dict()) + "\n")
         if self._bar is not None:
             self._bar.update(step - self._last_step)
-            postfix = {short: f"{row[key]:.3f}" for key, short in _SHORT[:5] if isinstance(row.get(key), (int, float))}
+            postfix = {
+                short: f"{row[key]:.3f}"
+                for key, short in _SHORT[:5]
+                if isinstance(row.get(key), (int, float))
+            }
             self._bar.set_postfix(postfix, refresh=False)
             self._bar.write(console_line(row))
             for alarm in fired:

@@ -91,7 +91,9 @@ class ModelSection(_Section):
         description="Hub id, local folder, or built-in name (tiny-qwen2-vl, demo-vlm...; see `medix-r1 models`)",
     )
     dtype: str = Field("bfloat16", description="Weights dtype: auto, float32, bfloat16, float16")
-    attn_implementation: str | None = Field(None, description="sdpa, flash_attention_2, eager; None = transformers' choice")
+    attn_implementation: str | None = Field(
+        None, description="sdpa, flash_attention_2, eager; None = transformers' choice"
+    )
     min_pixels: int | None = Field(
         262144, ge=1, description="Smallest image area in pixels after resizing (published: 512x512)"
     )
@@ -118,13 +120,18 @@ class DataSection(_Section):
     )
     train_split: str | None = Field("train", description="Split of a hub or save_to_disk dataset")
     eval: str | None = Field(
-        "MBZUAI/medix-rl-data", description="Validation records (same forms as 'train'; 'samples:test'); None = none"
+        "MBZUAI/medix-rl-data",
+        description="Validation records (same forms as 'train'; 'samples:test'); None = none",
     )
     eval_split: str | None = Field("test", description="Split of the validation source")
-    max_train_records: int | None = Field(None, ge=1, description="Use a seeded random subset of this many records")
+    max_train_records: int | None = Field(
+        None, ge=1, description="Use a seeded random subset of this many records"
+    )
     max_eval_records: int | None = Field(None, ge=1, description="Validate on at most this many records")
     image_max_side: int | None = Field(
-        None, ge=14, description="Downscale images so the longest side is at most this (None: leave to the processor)"
+        None,
+        ge=14,
+        description="Downscale images so the longest side is at most this (None: leave to the processor)",
     )
     seed: int = Field(1, description="Seed of the subset choice and of the shuffling (published: 1)")
     balance_modalities: bool = Field(
@@ -167,7 +174,9 @@ class RewardSection(RewardConfig):
             if name not in COMPONENT_NAMES:
                 close = difflib.get_close_matches(name, COMPONENT_NAMES, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"reward.weights has unknown component {name!r}{hint} Valid: {', '.join(COMPONENT_NAMES)}")
+                raise ValueError(
+                    f"reward.weights has unknown component {name!r}{hint} Valid: {', '.join(COMPONENT_NAMES)}"
+                )
             if weight < 0:
                 raise ValueError(f"reward.weights.{name} is {weight}; weights must be >= 0")
         return self
@@ -181,36 +190,51 @@ class AlgorithmSection(_Section):
     """Policy optimisation (TRL's GRPOTrainer loss; reference section 4)."""
 
     name: Literal["grpo", "dapo", "gspo", "dr_grpo"] = Field(
-        "dapo", description="grpo (KL-regularised), dapo (asymmetric clip, dynamic filtering), gspo (sequence-level "
-        "ratio), dr_grpo (no length or std normalisation)"
+        "dapo",
+        description="grpo (KL-regularised), dapo (asymmetric clip, dynamic filtering), gspo (sequence-level "
+        "ratio), dr_grpo (no length or std normalisation)",
     )
     loss_type: str | None = Field(
         None,
         description="TRL loss aggregation (grpo, dapo, dr_grpo, bnpo); None = the algorithm's own: grpo->grpo, "
         "dapo->dapo, gspo->grpo (sequence mean), dr_grpo->dr_grpo",
     )
-    beta: float = Field(0.0, ge=0, description="KL coefficient against the reference model (published GRPO: 0.01)")
+    beta: float = Field(
+        0.0, ge=0, description="KL coefficient against the reference model (published GRPO: 0.01)"
+    )
     epsilon: float = Field(0.2, gt=0, description="Lower clip range of the importance ratio")
-    epsilon_high: float | None = Field(0.28, gt=0, description="Upper clip range (DAPO's clip-higher); None = epsilon")
+    epsilon_high: float | None = Field(
+        0.28, gt=0, description="Upper clip range (DAPO's clip-higher); None = epsilon"
+    )
     importance_sampling_level: Literal["token", "sequence"] | None = Field(
-        None, description="Importance ratio per token or per sequence; None = sequence for gspo, token otherwise"
+        None,
+        description="Importance ratio per token or per sequence; None = sequence for gspo, token otherwise",
     )
     scale_rewards: Literal["group", "batch", "none"] | None = Field(
-        None, description="Advantage scaling: group std (published), batch std, none; None = none for dr_grpo, else group"
+        None,
+        description="Advantage scaling: group std (published), batch std, none; None = none for dr_grpo, else group",
     )
     dynamic_filtering: bool = Field(
-        True, description="DAPO: drop groups whose mean overall reward is <= filter_low or >= filter_high, refill"
+        True,
+        description="DAPO: drop groups whose mean overall reward is <= filter_low or >= filter_high, refill",
     )
     filter_low: float = Field(0.01, description="Groups at or below this mean overall reward are dropped")
     filter_high: float = Field(0.99, description="Groups at or above this mean overall reward are dropped")
     filter_refill_prompts: int | None = Field(
         128, ge=1, description="Prompts drawn per refill attempt (published: 128); None = prompts_per_step"
     )
-    filter_max_tries: int = Field(20, ge=1, description="Refill attempts per step before training on a short batch")
-    mask_truncated_completions: bool = Field(False, description="Leave completions cut at the length limit out of the loss")
+    filter_max_tries: int = Field(
+        20, ge=1, description="Refill attempts per step before training on a short batch"
+    )
+    mask_truncated_completions: bool = Field(
+        False, description="Leave completions cut at the length limit out of the loss"
+    )
 
     def resolved_loss_type(self) -> str:
-        return self.loss_type or {"grpo": "grpo", "dapo": "dapo", "gspo": "grpo", "dr_grpo": "dr_grpo"}[self.name]
+        return (
+            self.loss_type
+            or {"grpo": "grpo", "dapo": "dapo", "gspo": "grpo", "dr_grpo": "dr_grpo"}[self.name]
+        )
 
     def resolved_sampling_level(self) -> str:
         return self.importance_sampling_level or ("sequence" if self.name == "gspo" else "token")
@@ -227,14 +251,22 @@ class RolloutSection(_Section):
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of rollouts (published: 1.0)")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling of rollouts (published: 1.0)")
     top_k: int = Field(0, ge=0, description="Top-k sampling (0 = off)")
-    max_prompt_length: int = Field(4352, ge=16, description="Longest prompt in tokens, image tokens included (published: 4352)")
+    max_prompt_length: int = Field(
+        4352, ge=16, description="Longest prompt in tokens, image tokens included (published: 4352)"
+    )
     max_completion_length: int = Field(4096, ge=1, description="Longest response in tokens (published: 4096)")
-    engine: Literal["hf", "vllm"] = Field("hf", description="hf: transformers generate (CPU, any GPU); vllm: the gpu extra")
+    engine: Literal["hf", "vllm"] = Field(
+        "hf", description="hf: transformers generate (CPU, any GPU); vllm: the gpu extra"
+    )
     vllm_mode: Literal["colocate", "server"] = Field(
         "colocate", description="vLLM in the training process (colocate) or a `trl vllm-serve` server"
     )
-    vllm_server_url: str | None = Field(None, description="Base URL of the `trl vllm-serve` server (server mode)")
-    vllm_gpu_memory_utilization: float = Field(0.6, gt=0, le=1, description="GPU memory share vLLM may take (published: 0.6)")
+    vllm_server_url: str | None = Field(
+        None, description="Base URL of the `trl vllm-serve` server (server mode)"
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.6, gt=0, le=1, description="GPU memory share vLLM may take (published: 0.6)"
+    )
     vllm_tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallelism (colocate mode)")
 
 
@@ -242,21 +274,31 @@ class OptimSection(_Section):
     """Optimiser and batch arithmetic (published: AdamW, lr 1e-6 constant, wd 0.01, clip 1.0, 4 updates)."""
 
     learning_rate: float = Field(1e-6, gt=0, description="AdamW learning rate")
-    lr_scheduler: str = Field("constant", description="transformers scheduler name: constant, cosine, linear...")
-    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps spent warming up the learning rate")
+    lr_scheduler: str = Field(
+        "constant", description="transformers scheduler name: constant, cosine, linear..."
+    )
+    warmup_ratio: float = Field(
+        0.0, ge=0, lt=1, description="Share of steps spent warming up the learning rate"
+    )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm")
     updates_per_step: int = Field(
-        4, ge=1, description="Optimiser updates per RL step: the step's completions are split into this many mini-batches"
+        4,
+        ge=1,
+        description="Optimiser updates per RL step: the step's completions are split into this many mini-batches",
     )
     micro_batch_size: int = Field(2, ge=1, description="Completions per forward/backward pass per device")
-    bf16: bool | None = Field(None, description="bf16 mixed precision; None = on when a CUDA device is present")
+    bf16: bool | None = Field(
+        None, description="bf16 mixed precision; None = on when a CUDA device is present"
+    )
 
 
 class ScheduleSection(_Section):
     """How long to train."""
 
-    epochs: float = Field(2.0, gt=0, description="Passes over the training prompts (published: 2, ~200 steps)")
+    epochs: float = Field(
+        2.0, gt=0, description="Passes over the training prompts (published: 2, ~200 steps)"
+    )
     max_steps: int | None = Field(None, ge=1, description="Stop after this many RL steps (overrides epochs)")
     seed: int = Field(1, description="Seed of sampling and initialisation")
 
@@ -265,17 +307,25 @@ class ValidationSection(_Section):
     """Periodic validation on data.eval (TRL samples it with the rollout settings)."""
 
     every: int = Field(5, ge=0, description="Validate every N RL steps; 0 = never (published: 5)")
-    temperature: float = Field(0.6, gt=0, description="Validation sampling temperature (published: 0.6; verl backend)")
-    top_p: float = Field(0.95, gt=0, le=1, description="Validation nucleus sampling (published: 0.95; verl backend)")
+    temperature: float = Field(
+        0.6, gt=0, description="Validation sampling temperature (published: 0.6; verl backend)"
+    )
+    top_p: float = Field(
+        0.95, gt=0, le=1, description="Validation nucleus sampling (published: 0.95; verl backend)"
+    )
 
 
 class CheckpointSection(_Section):
     """Where the run lives and how it resumes."""
 
     output_dir: str | None = Field(None, description="Run folder; None = runs/<config name>")
-    save_every: int = Field(5, ge=0, description="Save a checkpoint every N RL steps; 0 = only at the end (published: 5)")
+    save_every: int = Field(
+        5, ge=0, description="Save a checkpoint every N RL steps; 0 = only at the end (published: 5)"
+    )
     save_limit: int | None = Field(3, ge=1, description="Keep at most this many checkpoints (published: 3)")
-    resume: str = Field("auto", description="auto: latest checkpoint in output_dir if any; none; or a checkpoint folder")
+    resume: str = Field(
+        "auto", description="auto: latest checkpoint in output_dir if any; none; or a checkpoint folder"
+    )
 
 
 class AlarmSection(_Section):
@@ -284,10 +334,20 @@ class AlarmSection(_Section):
     enabled: bool = Field(True, description="Check the alarms every step")
     window: int = Field(10, ge=2, description="Steps compared by the trend alarms")
     format_saturation: float = Field(0.95, description="Format mean at or above this counts as saturated")
-    accuracy_flat: float = Field(0.02, ge=0, description="Accuracy change over the window below this counts as flat")
-    jump: float = Field(0.3, gt=0, description="A component whose 3-step mean moves this much against the 3 steps before is a jump")
-    length_collapse: float = Field(0.5, gt=0, lt=1, description="Response length below this share of its early mean")
-    judge_failure_rate: float = Field(0.05, ge=0, description="Judge failures per request above this raise an alarm")
+    accuracy_flat: float = Field(
+        0.02, ge=0, description="Accuracy change over the window below this counts as flat"
+    )
+    jump: float = Field(
+        0.3,
+        gt=0,
+        description="A component whose 3-step mean moves this much against the 3 steps before is a jump",
+    )
+    length_collapse: float = Field(
+        0.5, gt=0, lt=1, description="Response length below this share of its early mean"
+    )
+    judge_failure_rate: float = Field(
+        0.05, ge=0, description="Judge failures per request above this raise an alarm"
+    )
     stop_on_alarm: bool = Field(False, description="Stop training (with a checkpoint) when an alarm fires")
 
 
@@ -306,7 +366,9 @@ class LoggingSection(_Section):
 class WarmStartSection(_Section):
     """Optional supervised warm-start on the output format before RL (not in the published recipe)."""
 
-    enabled: bool = Field(False, description="Run the warm-start (the quickstart does; the published recipe has none)")
+    enabled: bool = Field(
+        False, description="Run the warm-start (the quickstart does; the published recipe has none)"
+    )
     steps: int = Field(150, ge=1, description="Optimiser steps of the warm-start")
     batch_size: int = Field(16, ge=1, description="Records per warm-start step")
     learning_rate: float = Field(2e-3, gt=0, description="Warm-start learning rate (AdamW)")
@@ -315,7 +377,9 @@ class WarmStartSection(_Section):
         description="random: the target's modality tag is drawn at random, independent of the image, so the "
         "warm-start teaches the format but not which tag fits which image; reference: the record's own tag",
     )
-    reasoning: str = Field("I read the image and the question.", description="Reasoning text of every warm-start target")
+    reasoning: str = Field(
+        "I read the image and the question.", description="Reasoning text of every warm-start target"
+    )
 
 
 class VerlSection(_Section):
@@ -324,15 +388,25 @@ class VerlSection(_Section):
     nnodes: int = Field(1, ge=1, description="Nodes in the Ray cluster (published: 1)")
     gpus_per_node: int = Field(8, ge=1, description="GPUs per node (published: 8)")
     rollout_name: Literal["vllm", "sglang"] = Field("vllm", description="Rollout engine")
-    tensor_parallel_size: int = Field(2, ge=1, description="Rollout tensor parallelism (published: 2; 30B: 8)")
+    tensor_parallel_size: int = Field(
+        2, ge=1, description="Rollout tensor parallelism (published: 2; 30B: 8)"
+    )
     gpu_memory_utilization: float = Field(0.6, gt=0, le=1, description="Rollout GPU memory share")
     max_num_batched_tokens: int = Field(8448, ge=1, description="vLLM batched token budget (published: 8448)")
-    micro_batch_size_per_gpu: int = Field(2, ge=1, description="Actor update micro-batch per GPU (published: 2)")
-    log_prob_micro_batch_size_per_gpu: int = Field(4, ge=1, description="Log-prob micro-batch per GPU (published: 4)")
+    micro_batch_size_per_gpu: int = Field(
+        2, ge=1, description="Actor update micro-batch per GPU (published: 2)"
+    )
+    log_prob_micro_batch_size_per_gpu: int = Field(
+        4, ge=1, description="Log-prob micro-batch per GPU (published: 4)"
+    )
     param_offload: bool = Field(True, description="FSDP parameter offload (published: on)")
     optimizer_offload: bool = Field(True, description="FSDP optimizer offload (published: on)")
-    ray_address: str | None = Field(None, description="Ray head address for `ray job submit` (None: run on this node)")
-    extra: list[str] = Field(default_factory=list, description="Extra hydra overrides appended to the command")
+    ray_address: str | None = Field(
+        None, description="Ray head address for `ray job submit` (None: run on this node)"
+    )
+    extra: list[str] = Field(
+        default_factory=list, description="Extra hydra overrides appended to the command"
+    )
 
 
 class TrainConfig(_Section):
@@ -340,19 +414,27 @@ class TrainConfig(_Section):
 
     name: str = Field("medix-r1", description="Run name (folder, trackers)")
     description: str = Field("", description="What this config is")
-    differs: str | None = Field(None, description="How this config departs from the published recipe (None: it does not)")
+    differs: str | None = Field(
+        None, description="How this config departs from the published recipe (None: it does not)"
+    )
     model: ModelSection = Field(default_factory=ModelSection, description="The policy")
     data: DataSection = Field(default_factory=DataSection, description="Records")
     prompt: PromptSection = Field(default_factory=PromptSection, description="Training prompt")
-    reward: RewardSection = Field(default_factory=RewardSection, description="Composite reward, judge, embedder")
+    reward: RewardSection = Field(
+        default_factory=RewardSection, description="Composite reward, judge, embedder"
+    )
     algorithm: AlgorithmSection = Field(default_factory=AlgorithmSection, description="Loss and filtering")
     rollout: RolloutSection = Field(default_factory=RolloutSection, description="Sampling")
     optim: OptimSection = Field(default_factory=OptimSection, description="Optimiser and batches")
     schedule: ScheduleSection = Field(default_factory=ScheduleSection, description="Length of training")
     validation: ValidationSection = Field(default_factory=ValidationSection, description="Validation")
-    checkpoint: CheckpointSection = Field(default_factory=CheckpointSection, description="Run folder, saving, resuming")
+    checkpoint: CheckpointSection = Field(
+        default_factory=CheckpointSection, description="Run folder, saving, resuming"
+    )
     logging: LoggingSection = Field(default_factory=LoggingSection, description="Metrics, trackers, alarms")
-    warmstart: WarmStartSection = Field(default_factory=WarmStartSection, description="Optional SFT warm-start")
+    warmstart: WarmStartSection = Field(
+        default_factory=WarmStartSection, description="Optional SFT warm-start"
+    )
     verl: VerlSection = Field(default_factory=VerlSection, description="verl backend settings")
 
     # ---- derived values ----
@@ -385,14 +467,22 @@ class TrainConfig(_Section):
                 "both in [0, 1]"
             )
         if alg.name == "gspo" and alg.importance_sampling_level == "token":
-            raise ValueError("algorithm.name gspo needs importance_sampling_level 'sequence' (or leave it unset)")
+            raise ValueError(
+                "algorithm.name gspo needs importance_sampling_level 'sequence' (or leave it unset)"
+            )
         if alg.epsilon_high is not None and alg.epsilon_high < alg.epsilon:
             raise ValueError(
                 f"algorithm.epsilon_high ({alg.epsilon_high}) is below algorithm.epsilon ({alg.epsilon}); "
                 "the upper clip range should be at least the lower one"
             )
-        if self.rollout.engine == "vllm" and self.rollout.vllm_mode == "server" and not self.rollout.vllm_server_url:
-            raise ValueError("rollout.vllm_mode server needs rollout.vllm_server_url (where `trl vllm-serve` listens)")
+        if (
+            self.rollout.engine == "vllm"
+            and self.rollout.vllm_mode == "server"
+            and not self.rollout.vllm_server_url
+        ):
+            raise ValueError(
+                "rollout.vllm_mode server needs rollout.vllm_server_url (where `trl vllm-serve` listens)"
+            )
         if self.model.min_pixels and self.model.max_pixels and self.model.min_pixels > self.model.max_pixels:
             raise ValueError(
                 f"model.min_pixels ({self.model.min_pixels}) is above model.max_pixels ({self.model.max_pixels})"
@@ -496,7 +586,9 @@ def load_config(source: str | os.PathLike[str], overrides: list[str] | tuple[str
         except yaml.YAMLError as err:
             raise ConfigError(f"{source_str}: not valid YAML ({err})") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"{source_str}: expected a mapping of config sections, got {type(data).__name__}")
+            raise ConfigError(
+                f"{source_str}: expected a mapping of config sections, got {type(data).__name__}"
+            )
         base = data.pop("base", None)
         if base is not None:
             merged = get_preset(str(base)).model_dump(mode="json")

@@ -154,8 +154,12 @@ def concat_batches(parts: list[dict[str, Any]]) -> dict[str, Any]:
         elif key in _PROMPT_AND_COMPLETION:
             # [prompt part | completion part]: pad each part on its own side.
             width = max(p["_prompt_width"] for p in parts)
-            prompts = _pad_cat([v[:, : p["_prompt_width"]] for v, p in zip(values, parts, strict=True)], "left", 0)
-            completions = _pad_cat([v[:, p["_prompt_width"] :] for v, p in zip(values, parts, strict=True)], "right", 0)
+            prompts = _pad_cat(
+                [v[:, : p["_prompt_width"]] for v, p in zip(values, parts, strict=True)], "left", 0
+            )
+            completions = _pad_cat(
+                [v[:, p["_prompt_width"] :] for v, p in zip(values, parts, strict=True)], "right", 0
+            )
             assert prompts.size(1) == width
             out[key] = torch.cat([prompts, completions], dim=1)
     # Padding may now exceed every row's content on the completion side; that is harmless (masked).

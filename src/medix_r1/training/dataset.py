@@ -30,7 +30,13 @@ if TYPE_CHECKING:
 
     from medix_r1.data import MedixRecord
 
-__all__ = ["load_training_records", "balance_by_modality", "record_to_row", "build_rl_dataset", "resize_longest"]
+__all__ = [
+    "load_training_records",
+    "balance_by_modality",
+    "record_to_row",
+    "build_rl_dataset",
+    "resize_longest",
+]
 
 
 def resize_longest(image: Image, max_side: int | None) -> Image:
@@ -150,7 +156,10 @@ def build_rl_dataset(
     """A ``datasets.Dataset`` for ``GRPOTrainer`` (images stored once, decoded to PIL on access)."""
     from datasets import Dataset, Features, Image, List, Value
 
-    rows = [record_to_row(r, fmt, template=template, system=system, image_max_side=image_max_side) for r in records]
+    rows = [
+        record_to_row(r, fmt, template=template, system=system, image_max_side=image_max_side)
+        for r in records
+    ]
     if not rows:
         raise ValueError("no training records: the data source is empty (or 'limit' is 0)")
     part = {"type": Value("string"), "text": Value("string")}

@@ -54,14 +54,21 @@ def generate_batch(
             for row in chunk:
                 row_images = list(row.get("images") or [])
                 messages = prepare_multimodal_messages(row["prompt"], images=row_images)
-                texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+                texts.append(
+                    processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                )
                 images.append(row_images)
             enc = processor(
-                text=texts, images=images if any(images) else None, return_tensors="pt", padding=True,
+                text=texts,
+                images=images if any(images) else None,
+                return_tensors="pt",
+                padding=True,
                 add_special_tokens=False,
             ).to(model.device)
             with torch.inference_mode():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
+                out = model.generate(
+                    **enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling
+                )
             new = out[:, enc["input_ids"].shape[1] :]
             replies.extend(t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True))
     finally:

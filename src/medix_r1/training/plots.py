@@ -42,7 +42,9 @@ def _series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float
     return steps, values
 
 
-def plot_reward_curves(rows: list[dict[str, Any]], path: str | Path, *, title: str = "", alarms: Sequence[Any] = ()) -> Path:
+def plot_reward_curves(
+    rows: list[dict[str, Any]], path: str | Path, *, title: str = "", alarms: Sequence[Any] = ()
+) -> Path:
     """Write the figure; returns its path. Raw values are faint, a moving average is drawn over them."""
     import matplotlib
 

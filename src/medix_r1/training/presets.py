@@ -59,7 +59,9 @@ _GSPO: dict[str, Any] = {
 }
 
 
-def _published(name: str, model: str, algorithm: dict[str, Any], description: str, **extra: Any) -> TrainConfig:
+def _published(
+    name: str, model: str, algorithm: dict[str, Any], description: str, **extra: Any
+) -> TrainConfig:
     data: dict[str, Any] = {
         "name": name,
         "description": description,
@@ -133,8 +135,14 @@ def _quickstart() -> TrainConfig:
         validation={"every": 0},
         checkpoint={"output_dir": "runs/quickstart", "save_every": 0, "save_limit": 1},
         logging={"alarms": {"window": 8}},
-        warmstart={"enabled": True, "steps": 150, "batch_size": 16, "learning_rate": 2e-3, "tag_policy": "random",
-                   "reasoning": "I look at the image."},
+        warmstart={
+            "enabled": True,
+            "steps": 150,
+            "batch_size": 16,
+            "learning_rate": 2e-3,
+            "tag_policy": "random",
+            "reasoning": "I look at the image.",
+        },
     )
 
 

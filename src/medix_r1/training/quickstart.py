@@ -53,10 +53,14 @@ def peak_memory_mb() -> float:
     return round(max(own, children) * scale, 1)
 
 
-def _heldout(model: Any, processor: Any, rows: list[dict[str, Any]], composite: Any, label: str, max_new: int) -> dict[str, Any]:
+def _heldout(
+    model: Any, processor: Any, rows: list[dict[str, Any]], composite: Any, label: str, max_new: int
+) -> dict[str, Any]:
     from medix_r1.training.heldout import evaluate_heldout
 
-    return evaluate_heldout(model, processor, rows, composite, max_new_tokens=max_new, progress=f"held-out ({label})")
+    return evaluate_heldout(
+        model, processor, rows, composite, max_new_tokens=max_new, progress=f"held-out ({label})"
+    )
 
 
 def _targets_met(summary: dict[str, Any]) -> dict[str, bool]:
@@ -94,7 +98,9 @@ def quickstart(
     from medix_r1.training.warmstart import run_warmstart
 
     out = Path(out)
-    config: TrainConfig = apply_overrides(get_preset("quickstart"), [f"checkpoint.output_dir={out}", *overrides])
+    config: TrainConfig = apply_overrides(
+        get_preset("quickstart"), [f"checkpoint.output_dir={out}", *overrides]
+    )
     if out.exists():
         for name in ("metrics.jsonl", "alarms.jsonl", "summary.json", "report.md", "reward_curves.png"):
             (out / name).unlink(missing_ok=True)
@@ -105,11 +111,17 @@ def quickstart(
     out.mkdir(parents=True, exist_ok=True)
     config = apply_overrides(config, ["checkpoint.resume=none"])
 
-    echo(f"[1/6] sample set, tiny VLM and reward (judge: {config.reward.judge}, embedder: {config.reward.embedding_model})")
+    echo(
+        f"[1/6] sample set, tiny VLM and reward (judge: {config.reward.judge}, embedder: {config.reward.embedding_model})"
+    )
     composite = build_composite(config)
     fmt = composite.fmt
-    train_records = load_training_records(config.data.train, limit=config.data.max_train_records, seed=config.data.seed)
-    test_records = load_training_records(config.data.eval or "samples:test", limit=heldout_limit, seed=config.data.seed)
+    train_records = load_training_records(
+        config.data.train, limit=config.data.max_train_records, seed=config.data.seed
+    )
+    test_records = load_training_records(
+        config.data.eval or "samples:test", limit=heldout_limit, seed=config.data.seed
+    )
     prompt_options = {
         "template": config.prompt.template,
         "system": config.prompt.system,
@@ -117,7 +129,9 @@ def quickstart(
     }
     train_ds = build_rl_dataset(train_records, fmt, **prompt_options)
     # RL prompts: oversampled to balance the modality tags when the config asks (the quickstart does).
-    rl_records = balance_by_modality(train_records, seed=config.data.seed) if config.data.balance_modalities else None
+    rl_records = (
+        balance_by_modality(train_records, seed=config.data.seed) if config.data.balance_modalities else None
+    )
     rl_ds = build_rl_dataset(rl_records, fmt, **prompt_options) if rl_records else train_ds
     test_rows = [dict(r) for r in build_rl_dataset(test_records, fmt, **prompt_options)]
     model, processor = load_policy(
@@ -144,12 +158,24 @@ def quickstart(
         echo(f"[3/6] supervised warm-start on the output format ({ws.steps} steps, tags {ws.tag_policy})")
         train_rows = [dict(r) for r in train_ds]
         result = run_warmstart(
-            model, processor, train_rows, fmt, steps=ws.steps, batch_size=ws.batch_size,
-            learning_rate=ws.learning_rate, tag_policy=ws.tag_policy, reasoning=ws.reasoning, seed=config.data.seed,
+            model,
+            processor,
+            train_rows,
+            fmt,
+            steps=ws.steps,
+            batch_size=ws.batch_size,
+            learning_rate=ws.learning_rate,
+            tag_policy=ws.tag_policy,
+            reasoning=ws.reasoning,
+            seed=config.data.seed,
         )
         warm.update(
-            steps=result.steps, seconds=round(result.seconds, 1), first_loss=round(result.first_loss, 4),
-            last_loss=round(result.last_loss, 4), tag_policy=ws.tag_policy, tags=list(result.tags),
+            steps=result.steps,
+            seconds=round(result.seconds, 1),
+            first_loss=round(result.first_loss, 4),
+            last_loss=round(result.last_loss, 4),
+            tag_policy=ws.tag_policy,
+            tags=list(result.tags),
             reasoning=ws.reasoning,
         )
         echo("[4/6] held-out check after the warm-start (the start of RL)")
@@ -161,11 +187,20 @@ def quickstart(
     from medix_r1.models import save_policy
 
     start_dir = save_policy(model, processor, out / "warmstart")
-    echo(f"[5/6] RL: {config.algorithm.name} on {len(rl_ds)} prompts, {config.schedule.max_steps} steps of "
-         f"{config.rollout.prompts_per_step} prompts x {config.rollout.group_size} responses")
+    echo(
+        f"[5/6] RL: {config.algorithm.name} on {len(rl_ds)} prompts, {config.schedule.max_steps} steps of "
+        f"{config.rollout.prompts_per_step} prompts x {config.rollout.group_size} responses"
+    )
     # TRL trains the module it is given in place, so `model` is the trained policy afterwards.
-    run = train_trl(config, model=model, processor=processor, train_dataset=rl_ds, composite=composite,
-                    write_outputs=False, warmstart=False)
+    run = train_trl(
+        config,
+        model=model,
+        processor=processor,
+        train_dataset=rl_ds,
+        composite=composite,
+        write_outputs=False,
+        warmstart=False,
+    )
 
     echo("[6/6] held-out check after RL")
     after = _heldout(model, processor, test_rows, composite, "after RL", max_new)
@@ -206,9 +241,15 @@ def _notes(
     after: dict[str, Any],
     warm: dict[str, Any],
 ) -> list[str]:
-    lines = ["## Held-out records (greedy decoding)", "",
-             "| model | modality tag accuracy | answer accuracy (judge) | format |", "|---|---|---|---|"]
-    lines.append(f"| untrained | {before['modality']:.3f} | {before['answer']:.3f} | {before['format']:.3f} |")
+    lines = [
+        "## Held-out records (greedy decoding)",
+        "",
+        "| model | modality tag accuracy | answer accuracy (judge) | format |",
+        "|---|---|---|---|",
+    ]
+    lines.append(
+        f"| untrained | {before['modality']:.3f} | {before['answer']:.3f} | {before['format']:.3f} |"
+    )
     if warm_eval is not None:
         lines.append(
             f"| after warm-start (start of RL) | {warm_eval['modality']:.3f} | {warm_eval['answer']:.3f} | "

@@ -121,8 +121,10 @@ def render_report(config: Any, summary: dict[str, Any], *, notes: Sequence[str] 
         for alarm in alarms:
             lines.append(f"- step {alarm['step']} **{alarm['kind']}**: {alarm['message']}")
     else:
-        lines.append("None fired (format saturation with flat accuracy, component jumps, length collapse, "
-                     "judge/embedding divergence, judge failures).")
+        lines.append(
+            "None fired (format saturation with flat accuracy, component jumps, length collapse, "
+            "judge/embedding divergence, judge failures)."
+        )
     if notes:
         lines += [""] + list(notes)
     return "\n".join(lines) + "\n"

@@ -81,7 +81,9 @@ def build_composite(config: TrainConfig) -> CompositeReward:
     weights = config.reward.weights
     if weights:
         composite = CompositeReward(
-            components=[RewardComponent(c.name, c.reward, weights.get(c.name, c.weight)) for c in composite.components],
+            components=[
+                RewardComponent(c.name, c.reward, weights.get(c.name, c.weight)) for c in composite.components
+            ],
             fmt=composite.fmt,
             preset=f"{composite.preset}+weights",
             renormalize_missing=composite.renormalize_missing,
@@ -150,7 +152,9 @@ def grpo_args(config: TrainConfig, reward_weights: list[float], *, world_size: i
     if config.data.eval and config.validation.every:
         kwargs["eval_strategy"] = "steps"
         kwargs["eval_steps"] = config.validation.every * updates
-        kwargs["per_device_eval_batch_size"] = roll.group_size * max(1, opt.micro_batch_size // roll.group_size)
+        kwargs["per_device_eval_batch_size"] = roll.group_size * max(
+            1, opt.micro_batch_size // roll.group_size
+        )
     if roll.engine == "vllm":
         if importlib.util.find_spec("vllm") is None:
             raise MissingExtraError(
@@ -214,13 +218,19 @@ def _filter_overlong(dataset: Dataset, processor: Any, limit: int) -> Dataset:
     def length(row: dict[str, Any]) -> int:
         messages = prepare_multimodal_messages(row["prompt"], images=row["images"])
         text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        enc = processor(text=[text], images=row["images"] or None, return_tensors="pt", add_special_tokens=False)
+        enc = processor(
+            text=[text], images=row["images"] or None, return_tensors="pt", add_special_tokens=False
+        )
         return int(enc["input_ids"].shape[1])
 
     keep = [i for i in range(len(dataset)) if length(dataset[i]) <= limit]
     if len(keep) < len(dataset):
-        logger.warning("dropped %d of %d records longer than rollout.max_prompt_length=%d tokens",
-                       len(dataset) - len(keep), len(dataset), limit)
+        logger.warning(
+            "dropped %d of %d records longer than rollout.max_prompt_length=%d tokens",
+            len(dataset) - len(keep),
+            len(dataset),
+            limit,
+        )
     if not keep:
         raise ValueError(
             f"every record's prompt is longer than rollout.max_prompt_length={limit} tokens; raise it or lower "
@@ -267,7 +277,9 @@ def _trainer_class() -> type:
     class MedixGRPOTrainer(GRPOTrainer):
         """TRL's GRPOTrainer plus DAPO dynamic filtering, reward/generation timing and judge health."""
 
-        def __init__(self, *args: Any, dynamic_filter: Any = None, composite: Any = None, **kwargs: Any) -> None:
+        def __init__(
+            self, *args: Any, dynamic_filter: Any = None, composite: Any = None, **kwargs: Any
+        ) -> None:
             super().__init__(*args, **kwargs)
             self.dynamic_filter = dynamic_filter
             self.composite = composite
@@ -295,10 +307,14 @@ def _trainer_class() -> type:
             finally:
                 self._timing["generation_s"] += time.perf_counter() - started
 
-        def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
+        def _calculate_rewards(
+            self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any
+        ) -> Any:
             started = time.perf_counter()
             try:
-                rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+                rewards_per_func = super()._calculate_rewards(
+                    inputs, prompts, completions, completion_ids_list
+                )
             finally:
                 self._timing["reward_s"] += time.perf_counter() - started
             weights = self.reward_weights.to(rewards_per_func.device)
@@ -394,22 +410,34 @@ def make_trainer(
         logger.info("froze %d vision-tower parameters", frozen)
     if train_dataset is None:
         records = load_training_records(
-            config.data.train, split=config.data.train_split, limit=config.data.max_train_records, seed=config.data.seed
+            config.data.train,
+            split=config.data.train_split,
+            limit=config.data.max_train_records,
+            seed=config.data.seed,
         )
         if config.data.balance_modalities:
             records = balance_by_modality(records, seed=config.data.seed)
         train_dataset = build_rl_dataset(
-            records, fmt, template=config.prompt.template, system=config.prompt.system,
+            records,
+            fmt,
+            template=config.prompt.template,
+            system=config.prompt.system,
             image_max_side=config.data.image_max_side,
         )
         train_dataset = _filter_overlong(train_dataset, processor, config.rollout.max_prompt_length)
     eval_dataset = None
     if config.data.eval and config.validation.every:
         eval_records = load_training_records(
-            config.data.eval, split=config.data.eval_split, limit=config.data.max_eval_records, seed=config.data.seed
+            config.data.eval,
+            split=config.data.eval_split,
+            limit=config.data.max_eval_records,
+            seed=config.data.seed,
         )
         eval_dataset = build_rl_dataset(
-            eval_records, fmt, template=config.prompt.template, system=config.prompt.system,
+            eval_records,
+            fmt,
+            template=config.prompt.template,
+            system=config.prompt.system,
             image_max_side=config.data.image_max_side,
         )
     funcs, weights = trl_reward_funcs(composite)
@@ -421,7 +449,10 @@ def make_trainer(
 
         lora = config.model.lora
         peft_config = LoraConfig(
-            r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=lora.target_modules,
             task_type="CAUSAL_LM",
         )
     dynamic_filter = None
@@ -504,9 +535,17 @@ def train_trl(
         ws = config.warmstart
         rows = [dict(row) for row in trainer.train_dataset]
         run_warmstart(
-            trainer.model, trainer.processing_class, rows, parts.get("composite", trainer.composite).fmt,
-            steps=ws.steps, batch_size=ws.batch_size, learning_rate=ws.learning_rate, tag_policy=ws.tag_policy,
-            reasoning=ws.reasoning, seed=config.data.seed, progress=config.logging.console,
+            trainer.model,
+            trainer.processing_class,
+            rows,
+            parts.get("composite", trainer.composite).fmt,
+            steps=ws.steps,
+            batch_size=ws.batch_size,
+            learning_rate=ws.learning_rate,
+            tag_policy=ws.tag_policy,
+            reasoning=ws.reasoning,
+            seed=config.data.seed,
+            progress=config.logging.console,
         )
         trainer.model.train()
     started = time.perf_counter()

@@ -38,8 +38,16 @@ import yaml
 
 from medix_r1.training.config import TrainConfig
 
-__all__ = ["VerlRun", "prepare_verl_run", "export_verl_parquet", "verl_rows", "verl_overrides",
-           "write_reward_file", "launch_verl", "REWARD_FILE_TEMPLATE"]
+__all__ = [
+    "VerlRun",
+    "prepare_verl_run",
+    "export_verl_parquet",
+    "verl_rows",
+    "verl_overrides",
+    "write_reward_file",
+    "launch_verl",
+    "REWARD_FILE_TEMPLATE",
+]
 
 #: The reward file verl imports in each worker. It holds no logic of its own: it reads the run's
 #: reward.yaml once and calls medix_r1.integrations.verl (compute_score / compute_score_batch).
@@ -132,7 +140,9 @@ def verl_rows(records: list[Any], config: TrainConfig, fmt: Any, split: str) -> 
         rows.append(
             {
                 "data_source": record.source or "medix",
-                "prompt": [{"role": "user", "content": prompt_text(record.problem, fmt, config.prompt.template)}],
+                "prompt": [
+                    {"role": "user", "content": prompt_text(record.problem, fmt, config.prompt.template)}
+                ],
                 "images": images,
                 "ability": "medical_vqa",
                 "reward_model": {"style": "rule", "ground_truth": record.solution},
@@ -149,8 +159,9 @@ def verl_rows(records: list[Any], config: TrainConfig, fmt: Any, split: str) -> 
     return rows
 
 
-def export_verl_parquet(records: list[Any], path: str | os.PathLike[str], config: TrainConfig, fmt: Any,
-                        split: str = "train") -> Path:
+def export_verl_parquet(
+    records: list[Any], path: str | os.PathLike[str], config: TrainConfig, fmt: Any, split: str = "train"
+) -> Path:
     """Write records as a verl RL parquet file; returns its path."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -172,15 +183,24 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def verl_overrides(config: TrainConfig, *, train_file: str, val_file: str | None, reward_file: str) -> dict[str, Any]:
+def verl_overrides(
+    config: TrainConfig, *, train_file: str, val_file: str | None, reward_file: str
+) -> dict[str, Any]:
     """The verl (hydra) settings for a config, as a nested mapping (see the module docstring)."""
     alg, roll, opt, v = config.algorithm, config.rollout, config.optim, config.verl
-    loss_agg = {"grpo": "seq-mean-token-mean", "dapo": "token-mean", "dr_grpo": "seq-mean-token-sum-norm",
-                "bnpo": "token-mean"}[alg.resolved_loss_type()]
+    loss_agg = {
+        "grpo": "seq-mean-token-mean",
+        "dapo": "token-mean",
+        "dr_grpo": "seq-mean-token-sum-norm",
+        "bnpo": "token-mean",
+    }[alg.resolved_loss_type()]
     mini_batch = max(1, config.rollout.prompts_per_step // opt.updates_per_step)
     actor: dict[str, Any] = {
-        "optim": {"lr": opt.learning_rate, "weight_decay": opt.weight_decay,
-                  "lr_warmup_steps_ratio": opt.warmup_ratio},
+        "optim": {
+            "lr": opt.learning_rate,
+            "weight_decay": opt.weight_decay,
+            "lr_warmup_steps_ratio": opt.warmup_ratio,
+        },
         "ppo_mini_batch_size": mini_batch,
         "ppo_micro_batch_size_per_gpu": v.micro_batch_size_per_gpu,
         "grad_clip": opt.max_grad_norm,
@@ -203,8 +223,11 @@ def verl_overrides(config: TrainConfig, *, train_file: str, val_file: str | None
         "use_remove_padding": True,
     }
     if config.model.lora.enabled:
-        model.update(lora_rank=config.model.lora.r, lora_alpha=config.model.lora.alpha,
-                     target_modules=config.model.lora.target_modules)
+        model.update(
+            lora_rank=config.model.lora.r,
+            lora_alpha=config.model.lora.alpha,
+            target_modules=config.model.lora.target_modules,
+        )
     data: dict[str, Any] = {
         "train_files": train_file,
         "val_files": val_file or train_file,
@@ -218,8 +241,11 @@ def verl_overrides(config: TrainConfig, *, train_file: str, val_file: str | None
         "seed": config.data.seed,
     }
     settings: dict[str, Any] = {
-        "algorithm": {"adv_estimator": "grpo", "use_kl_in_reward": False,
-                      "norm_adv_by_std_in_grpo": alg.resolved_scale_rewards() != "none"},
+        "algorithm": {
+            "adv_estimator": "grpo",
+            "use_kl_in_reward": False,
+            "norm_adv_by_std_in_grpo": alg.resolved_scale_rewards() != "none",
+        },
         "data": data,
         "actor_rollout_ref": {
             "model": model,
@@ -234,8 +260,12 @@ def verl_overrides(config: TrainConfig, *, train_file: str, val_file: str | None
                 "gpu_memory_utilization": v.gpu_memory_utilization,
                 "max_num_batched_tokens": v.max_num_batched_tokens,
                 "log_prob_micro_batch_size_per_gpu": v.log_prob_micro_batch_size_per_gpu,
-                "val_kwargs": {"temperature": config.validation.temperature, "top_p": config.validation.top_p,
-                               "do_sample": True, "n": 1},
+                "val_kwargs": {
+                    "temperature": config.validation.temperature,
+                    "top_p": config.validation.top_p,
+                    "do_sample": True,
+                    "n": 1,
+                },
             },
             "ref": {"log_prob_micro_batch_size_per_gpu": v.log_prob_micro_batch_size_per_gpu},
         },
@@ -261,7 +291,9 @@ def verl_overrides(config: TrainConfig, *, train_file: str, val_file: str | None
     if alg.name == "dapo" and alg.dynamic_filtering:
         # verl's DAPO recipe: keep groups whose metric has a spread; refill in generation batches.
         settings["algorithm"]["filter_groups"] = {
-            "enable": True, "metric": "score", "max_num_gen_batches": alg.filter_max_tries,
+            "enable": True,
+            "metric": "score",
+            "max_num_gen_batches": alg.filter_max_tries,
         }
         data["gen_batch_size"] = alg.filter_refill_prompts or roll.prompts_per_step
     return settings
@@ -305,25 +337,47 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
     (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
     fmt = get_reward_preset(config.reward.preset).fmt
     limit = max_records or config.data.max_train_records
-    train_records = load_training_records(config.data.train, split=config.data.train_split, limit=limit,
-                                          seed=config.data.seed)
-    train_parquet = export_verl_parquet(train_records, run_dir / "data" / "train.parquet", config, fmt, "train")
+    train_records = load_training_records(
+        config.data.train, split=config.data.train_split, limit=limit, seed=config.data.seed
+    )
+    train_parquet = export_verl_parquet(
+        train_records, run_dir / "data" / "train.parquet", config, fmt, "train"
+    )
     val_parquet = None
     if config.data.eval:
-        val_records = load_training_records(config.data.eval, split=config.data.eval_split,
-                                            limit=max_records or config.data.max_eval_records, seed=config.data.seed)
+        val_records = load_training_records(
+            config.data.eval,
+            split=config.data.eval_split,
+            limit=max_records or config.data.max_eval_records,
+            seed=config.data.seed,
+        )
         val_parquet = export_verl_parquet(val_records, run_dir / "data" / "val.parquet", config, fmt, "val")
     reward_py, reward_yaml = write_reward_file(run_dir, config)
-    settings = verl_overrides(config, train_file=str(train_parquet), val_file=str(val_parquet) if val_parquet else None,
-                              reward_file=str(reward_py))
+    settings = verl_overrides(
+        config,
+        train_file=str(train_parquet),
+        val_file=str(val_parquet) if val_parquet else None,
+        reward_file=str(reward_py),
+    )
     overrides_file = run_dir / "verl_overrides.yaml"
     overrides_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     flat: dict[str, Any] = {}
     _flatten("", settings, flat)
-    command = [*_entry_point(config), *(f"{k}={_hydra_value(v)}" for k, v in flat.items()), *config.verl.extra]
+    command = [
+        *_entry_point(config),
+        *(f"{k}={_hydra_value(v)}" for k, v in flat.items()),
+        *config.verl.extra,
+    ]
     if config.verl.ray_address:
-        command = ["ray", "job", "submit", f"--address={config.verl.ray_address}",
-                   f"--runtime-env-json={json.dumps({'env_vars': {'PYTHONUNBUFFERED': '1'}})}", "--", *command]
+        command = [
+            "ray",
+            "job",
+            "submit",
+            f"--address={config.verl.ray_address}",
+            f"--runtime-env-json={json.dumps({'env_vars': {'PYTHONUNBUFFERED': '1'}})}",
+            "--",
+            *command,
+        ]
     launch = run_dir / "launch.sh"
     body = " \\\n    ".join(shlex.quote(p) for p in command)
     launch.write_text(
@@ -342,7 +396,9 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
         "#     worker.reward.reward_function=${MEDIX_REWARD}:compute_score \\\n",
         encoding="utf-8",
     )
-    return VerlRun(run_dir, train_parquet, val_parquet, reward_py, reward_yaml, overrides_file, launch, command)
+    return VerlRun(
+        run_dir, train_parquet, val_parquet, reward_py, reward_yaml, overrides_file, launch, command
+    )
 
 
 def launch_verl(run: VerlRun) -> int:

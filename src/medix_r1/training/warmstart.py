@@ -107,7 +107,11 @@ def run_warmstart(
             for row in batch:
                 tag = rng.choice(tags) if tag_policy == "random" else row["modality"]
                 answer = split_solution(row["solution"])[1] or ""
-                reasoning_text = reasoning.format(modality=_modality_words(row["modality"])) if "{" in reasoning else reasoning
+                reasoning_text = (
+                    reasoning.format(modality=_modality_words(row["modality"]))
+                    if "{" in reasoning
+                    else reasoning
+                )
                 row_images = list(row.get("images") or [])
                 messages = prepare_multimodal_messages(row["prompt"], images=row_images)
                 prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -115,7 +119,9 @@ def run_warmstart(
                 prompts.append(prompt + target)
                 targets.append(target)
                 images.append(row_images)
-            enc = processor(text=prompts, images=images, return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = processor(
+                text=prompts, images=images, return_tensors="pt", padding=True, add_special_tokens=False
+            )
             target_lens = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in targets]
             keep = max(target_lens) + 1
             labels = enc["input_ids"][:, -keep:].clone()
