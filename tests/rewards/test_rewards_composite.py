@@ -221,9 +221,10 @@ def test_renormalize_missing() -> None:
         renormalize_missing=True,
     )
     row = {"accuracy_llm": None, "accuracy_embed": 1.0, "modality": 1.0, "format": 1.0}
-    assert reward._combine(row) == pytest.approx((0.3375 + 0.045 + 0.1) / (1 - 0.5175))
+    assert reward.combine(row) == pytest.approx((0.3375 + 0.045 + 0.1) / (1 - 0.5175))
     strict = build_reward("medix-r1", judge=AnswerMatchJudge(FakeChatBackend()), embedder=CaseFoldEmbedder())
-    assert strict._combine(row) is None
+    assert strict.combine(row) is None
+    assert strict.combine(row, renormalize=True) == reward.combine(row)
 
 
 def test_mismatched_lengths_are_rejected(reward) -> None:

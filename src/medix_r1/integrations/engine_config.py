@@ -43,15 +43,11 @@ def engine_rows(rows: list[dict[str, float | None]], composite: CompositeReward)
     """Engines need numbers: an unscored component becomes NaN (flagged by ``unscored`` = 1.0) and
     ``overall`` is re-weighted over the components that were scored, never filled with 0."""
     out = []
-    weights = composite.weights
     for row in rows:
         missing = [name for name in COMPONENT_NAMES if name in row and row[name] is None]
-        overall = row["overall"]
-        if overall is None:
-            kept = sum(w for n, w in weights.items() if n not in missing)
-            total = sum(weights.values())
-            scored = sum(weights[n] * float(row[n]) for n in weights if n not in missing)  # type: ignore[arg-type]
-            overall = scored * total / kept if kept > 0 else math.nan
+        overall = composite.combine(row, renormalize=True)
+        if overall is None:  # nothing weighted was scored
+            overall = math.nan
         fixed = {"overall": float(overall)}
         for name in COMPONENT_NAMES:
             if name in row:

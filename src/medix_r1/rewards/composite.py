@@ -7,9 +7,8 @@ so a step costs about the larger of the two rather than their sum.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from medix_r1.parsing import ResponseFormat
@@ -43,7 +42,6 @@ class CompositeReward:
     fmt: ResponseFormat
     preset: str = "custom"
     renormalize_missing: bool = False
-    last_timing: dict[str, float] = field(default_factory=dict)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -64,18 +62,11 @@ class CompositeReward:
         return prepare_rollouts(responses, solutions, modalities, self.fmt)
 
     async def ascore_rollouts(self, rollouts: Sequence[Rollout]) -> list[dict[str, float | None]]:
-        started = time.perf_counter()
-        timing: dict[str, float] = {}
-
         async def run(component: RewardComponent) -> list[Any]:
-            t0 = time.perf_counter()
             scorer = getattr(component.reward, "ascore_rollouts", None)
             if scorer is not None:
-                values = await scorer(rollouts)
-            else:
-                values = component.reward.score_rollouts(rollouts)
-            timing[f"{component.name}_s"] = time.perf_counter() - t0
-            return values
+                return await scorer(rollouts)
+            return component.reward.score_rollouts(rollouts)
 
         results = await asyncio.gather(*(run(c) for c in self.components))
         rows: list[dict[str, float | None]] = []
@@ -83,13 +74,16 @@ class CompositeReward:
             row: dict[str, float | None] = {"overall": None}
             for component, values in zip(self.components, results, strict=True):
                 row[component.name] = values[i]
-            row["overall"] = self._combine(row)
+            row["overall"] = self.combine(row)
             rows.append(row)
-        timing["total_s"] = time.perf_counter() - started
-        self.last_timing = timing
         return rows
 
-    def _combine(self, row: dict[str, float | None]) -> float | None:
+    def combine(self, row: dict[str, float | None], *, renormalize: bool | None = None) -> float | None:
+        """The weighted sum of a row's components. With an unscored (``None``) weighted component
+        it is ``None``, or, when renormalising (default: ``renormalize_missing``), the sum over the
+        scored components scaled up to the full weight."""
+        if renormalize is None:
+            renormalize = self.renormalize_missing
         total = 0.0
         missing = 0.0
         for c in self.components:
@@ -101,7 +95,7 @@ class CompositeReward:
             total += c.weight * value
         if not missing:
             return total
-        if not self.renormalize_missing:
+        if not renormalize:
             return None
         full = sum(c.weight for c in self.components)
         kept = full - missing
