@@ -107,6 +107,12 @@ def run(
     ),
     timeout_s: float = typer.Option(180.0, "--timeout", help="Seconds per request before a retry."),
     max_retries: int = typer.Option(4, "--max-retries", help="Retries per request on 429 / 5xx / timeouts."),
+    token_limit_param: str = typer.Option(
+        "max_tokens",
+        "--token-limit-param",
+        help="Request field for the reply-length limit: max_tokens (vLLM, SGLang) or max_completion_tokens "
+        "(servers that want OpenAI's newer name).",
+    ),
     redo_changed: bool = typer.Option(
         False, "--redo-changed", help="Drop and redo rows whose data, prompt or settings changed."
     ),
@@ -132,6 +138,10 @@ def run(
     bad = [p for p in chosen if p not in PHASES]
     if bad or not chosen:
         raise _fail(f"--phases {phases!r}: choose from {', '.join(PHASES)}")
+    from medix_r1.judges.openai import TOKEN_LIMIT_PARAMS
+
+    if token_limit_param not in TOKEN_LIMIT_PARAMS:
+        raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
     try:
         task_specs = resolve_tasks(tasks)
     except (TaskConfigError, FileNotFoundError) as exc:
@@ -151,6 +161,7 @@ def run(
                 timeout_s=timeout_s,
                 max_retries=max_retries,
                 concurrency=concurrency,
+                token_limit_param=token_limit_param,
             )
         return clients[url]
 

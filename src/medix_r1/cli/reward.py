@@ -39,6 +39,11 @@ def score(
         4, help="Retries per judge request on 429 / 5xx / timeouts / bad replies."
     ),
     judge_cache: Path | None = typer.Option(None, help="SQLite file caching judge verdicts across runs."),
+    judge_token_limit_param: str = typer.Option(
+        "max_tokens",
+        help="Request field for the reply-length limit: max_tokens (vLLM, SGLang) or max_completion_tokens "
+        "(servers that want OpenAI's newer name).",
+    ),
     embedding_model: str = typer.Option(
         "minilm",
         help="Sentence-transformers id or path; 'minilm' = packaged offline MiniLM; 'hashing' = test embedder.",
@@ -72,6 +77,7 @@ def score(
             judge_timeout_s=judge_timeout,
             judge_retries=judge_retries,
             judge_cache=judge_cache,
+            judge_token_limit_param=judge_token_limit_param,
             embedding_model=embedding_model,
             on_judge_error=on_judge_error,
         )

@@ -26,7 +26,11 @@ from typing import Any
 from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 from medix_r1.judges.stats import JudgeStats
 
-__all__ = ["OpenAIChatClient", "RETRYABLE_STATUS"]
+__all__ = ["OpenAIChatClient", "RETRYABLE_STATUS", "TOKEN_LIMIT_PARAMS"]
+
+#: Body field that carries the reply-length limit: ``max_tokens`` (vLLM, SGLang, most servers) or
+#: ``max_completion_tokens`` (OpenAI's newer name, which some hosted APIs require).
+TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")
 
 #: HTTP statuses worth another try: timeouts, conflicts, rate limits and server errors.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -96,7 +100,12 @@ class OpenAIChatClient:
         max_backoff_s: float = 8.0,
         concurrency: int = 64,
         extra_body: dict[str, Any] | None = None,
+        token_limit_param: str = "max_tokens",
     ) -> None:
+        if token_limit_param not in TOKEN_LIMIT_PARAMS:
+            raise ValueError(
+                f"token_limit_param must be one of {', '.join(TOKEN_LIMIT_PARAMS)}, got {token_limit_param!r}"
+            )
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"judge URL {base_url!r} must start with http:// or https://")
         if concurrency < 1 or max_retries < 0 or timeout_s <= 0:
@@ -113,6 +122,7 @@ class OpenAIChatClient:
         self.max_backoff_s = max_backoff_s
         self.concurrency = concurrency
         self.extra_body = dict(extra_body or {})
+        self.token_limit_param = token_limit_param
         self._api_key = os.environ.get(api_key_env) if api_key_env else None
         # One pool per event loop; pools of loops that have ended are released on the next use,
         # and all of them when the client is collected or the interpreter exits.
@@ -193,7 +203,7 @@ class OpenAIChatClient:
         body = {
             "model": self.model,
             "messages": messages,
-            "max_tokens": max_tokens,
+            self.token_limit_param: max_tokens,
             "temperature": temperature,
             "top_p": top_p,
             **self.extra_body,

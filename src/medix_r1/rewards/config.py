@@ -45,6 +45,11 @@ class RewardConfig(BaseModel):
     judge_disable_thinking: bool = Field(
         True, description="Send chat_template_kwargs.enable_thinking=false (vLLM; Qwen3 judges) as published"
     )
+    judge_token_limit_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens",
+        description="Request field for the reply-length limit: max_tokens (vLLM, SGLang) or "
+        "max_completion_tokens (servers that want OpenAI's newer name)",
+    )
     embedding_model: str = Field(
         "minilm",
         description="Sentence-transformers model id or path; 'minilm' is the packaged offline MiniLM, "
@@ -98,6 +103,7 @@ def build_reward_from_config(config: RewardConfig) -> CompositeReward:
             max_retries=config.judge_retries,
             concurrency=config.judge_concurrency,
             extra_body=extra,
+            token_limit_param=config.judge_token_limit_param,
         )
     elif config.judge == "transformers":
         backend = make_chat_backend("transformers", model=config.judge_model)
