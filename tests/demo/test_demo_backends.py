@@ -243,3 +243,47 @@ def test_transformers_backend_answers_with_a_tiny_vlm(tmp_path_factory, chest_pn
     second = answer_question(answerer, str(chest_png), "Which region?")
     assert first.fields() == second.fields()  # greedy decoding
     assert first.parsed.raw  # a random tiny model says something, and it is shown
+
+
+@pytest.mark.slow
+def test_transformers_backend_asks_a_run_checkpoint_as_training_did(tmp_path, monkeypatch, chest_png):
+    """A quickstart-style run folder: the demo uses the run's template and tag variant, and puts the
+    image between the instruction and the question, as training did."""
+    pytest.importorskip("transformers")
+    import shutil
+
+    import yaml
+    from PIL import Image
+
+    from medix_r1.demo import TransformersAnswerer
+    from medix_r1.models.tiny import tiny_vlm_dir
+    from medix_r1.parsing import THINK
+    from medix_r1.training import heldout
+    from medix_r1.training.prompts import COMPACT_TEMPLATE, question_messages
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_vlm_dir("qwen2-vl"), run / "final")
+    config = {"prompt": {"template": COMPACT_TEMPLATE}, "reward": {"preset": "medix-r1-think"}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    seen: list[dict] = []
+    real = heldout.generate_batch
+
+    def recording(model, processor, rows, **kw):
+        seen.extend(rows)
+        return real(model, processor, rows, **kw)
+
+    monkeypatch.setattr(heldout, "generate_batch", recording)
+    assert TransformersAnswerer(run).model == str(run / "final")  # a run folder means its final model
+    answerer = TransformersAnswerer(run / "final", max_new_tokens=4, device="cpu")
+    assert (
+        answerer.prompt_builder.template == COMPACT_TEMPLATE and answerer.prompt_builder.think_tag == "think"
+    )
+    answerer.answer("Which region?", Image.open(chest_png))
+    answerer.answer("What is a PET scan?")
+    with_image, text_only = seen
+    assert with_image["prompt"] == question_messages(
+        "Which region?", THINK, with_image=True, template=COMPACT_TEMPLATE
+    )
+    assert [p["type"] for p in with_image["prompt"][0]["content"]] == ["text", "image", "text"]
+    assert len(with_image["images"]) == 1
+    assert [p["type"] for p in text_only["prompt"][0]["content"]] == ["text"] and text_only["images"] == []

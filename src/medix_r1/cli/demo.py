@@ -56,10 +56,11 @@ def demo(
         "--prompt",
         help="medix: the training instruction before the question; plain: the question alone.",
     ),
-    think_tag: str = typer.Option(
-        "thinking",
+    think_tag: str | None = typer.Option(
+        None,
         "--think-tag",
-        help="Reasoning tag the model was trained with: thinking (released code) or think.",
+        help="Reasoning tag the model was trained with: thinking (released code) or think. Default: the "
+        "training run's, for a run's checkpoint; else thinking.",
     ),
     max_new_tokens: int = typer.Option(384, "--max-new-tokens", help="Longest reply, in tokens."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
@@ -85,10 +86,17 @@ def demo(
         backend = chosen[0] if chosen else "transformers"
     if prompt not in ("medix", "plain"):
         _fail(f"--prompt {prompt!r}: choose medix or plain")
-    if think_tag not in ("thinking", "think"):
+    if think_tag not in (None, "thinking", "think"):
         _fail(f"--think-tag {think_tag!r}: choose thinking or think")
+    if backend == "transformers":
+        model = model or default_model()
     try:
-        builder = MedixPrompt(think_tag) if prompt == "medix" else plain_prompt
+        if prompt == "plain":
+            builder = plain_prompt
+        elif backend == "transformers":  # a run's checkpoint is asked with that run's template and tags
+            builder = MedixPrompt.for_model(model, think_tag=think_tag)
+        else:
+            builder = MedixPrompt(think_tag or "thinking")
     except ImportError:
         builder = plain_prompt
         typer.echo(
@@ -106,7 +114,7 @@ def demo(
             _fail("the gguf backend needs --gguf FILE (and --mmproj FILE to see images)")
         options = {"model_path": gguf, "mmproj": mmproj, **common}
     elif backend == "transformers":
-        options = {"model": model or default_model(), **common}
+        options = {"model": model, **common}
     elif backend == "fake":
         options = {}
     else:

@@ -19,8 +19,11 @@ The prompt: MediX-R1 policies are trained with an instruction in front of the qu
 section 1; our wording lives in :mod:`medix_r1.training.prompts`). Every backend takes a
 ``prompt_builder`` (``question -> user text``); the default, :func:`default_prompt_builder`, is that instruction
 (:class:`MedixPrompt`) when the training package is installed, else the plain question
-(:func:`plain_prompt`). One difference from training remains: training puts the image between the
-instruction and the question, while :func:`medix_r1.models.generate_reply` puts it first.
+(:func:`plain_prompt`). The in-process backend asks a vision-language model exactly as training
+did: a :class:`MedixPrompt` builds the training messages (instruction, then the image, then the
+question) and, for a training run's checkpoint, uses that run's instruction template and tag
+variant (as ``medix-r1 chat`` does). The endpoint and GGUF backends send the image first, as
+evaluation does.
 
 Nothing heavy happens at import: torch, transformers and llama_cpp are imported when a model loads.
 """
@@ -113,15 +116,34 @@ class MedixPrompt:
 
     __name__ = "medix"
 
-    def __init__(self, think_tag: str = "thinking") -> None:
+    def __init__(self, think_tag: str = "thinking", template: str | None = None) -> None:
         from medix_r1.parsing import ResponseFormat
         from medix_r1.training.prompts import instruction_text
 
         self.think_tag = think_tag
-        self.instruction = instruction_text(ResponseFormat(think_tag))
+        self.template = template
+        self.instruction = instruction_text(ResponseFormat(think_tag), template)
 
     def __call__(self, question: str) -> str:
         return f"{self.instruction} {question}"
+
+    def messages(self, question: str, *, with_image: bool, system: str | None = None) -> list[dict[str, Any]]:
+        """The chat messages training builds: instruction, then the image (if any), then the question."""
+        from medix_r1.parsing import ResponseFormat
+        from medix_r1.training.prompts import question_messages
+
+        fmt = ResponseFormat(self.think_tag)
+        return question_messages(question, fmt, with_image=with_image, template=self.template, system=system)
+
+    @classmethod
+    def for_model(cls, model: str | os.PathLike[str], think_tag: str | None = None) -> MedixPrompt:
+        """The prompt a checkpoint was trained with: its run's template and tag variant when the
+        folder (or its parent) holds the run's ``config.yaml``, else our instruction with ``<thinking>``.
+        ``think_tag`` overrides the tag variant."""
+        from medix_r1.training.chat import run_prompt_settings
+
+        template, think = run_prompt_settings(model) if Path(model).exists() else (None, None)
+        return cls(think_tag or think or "thinking", template)
 
 
 def default_prompt_builder(think_tag: str = "thinking") -> PromptBuilder:
@@ -178,7 +200,18 @@ class TransformersAnswerer:
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.model = os.fspath(model) if model is not None else default_model()
-        self.prompt_builder = prompt_builder or default_prompt_builder()
+        try:  # a training run folder (runs/x) means its final model, as for `medix-r1 chat`
+            from medix_r1.training.chat import run_checkpoint
+
+            self.model = run_checkpoint(self.model)
+        except ImportError:
+            pass
+        if prompt_builder is None:
+            try:
+                prompt_builder = MedixPrompt.for_model(self.model)
+            except ImportError:
+                prompt_builder = plain_prompt
+        self.prompt_builder = prompt_builder
         self.system = system
         self.max_new_tokens = max_new_tokens
         self.device = device
@@ -213,6 +246,16 @@ class TransformersAnswerer:
                     f"{self.model!r} is a text-only model and cannot look at images; remove the image "
                     "or start the demo with a vision-language model (--model demo-vlm)"
                 )
+            if isinstance(self.prompt_builder, MedixPrompt) and getattr(processor, "image_processor", None):
+                from medix_r1.training.heldout import generate_batch
+
+                messages = self.prompt_builder.messages(
+                    question, with_image=image is not None, system=self.system
+                )
+                row = {"prompt": messages, "images": [image.convert("RGB")] if image is not None else []}
+                return generate_batch(
+                    model, processor, [row], max_new_tokens=self.max_new_tokens, batch_size=1
+                )[0]
             return generate_reply(
                 model,
                 processor,

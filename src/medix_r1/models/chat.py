@@ -1,7 +1,9 @@
 """One chat turn with a policy: build the Qwen-VL message, apply the chat template, generate, decode.
 
-The chat command, the demo and in-process evaluation call :func:`generate_reply`; training builds
-its prompts with the same :func:`build_messages`, so the model sees one layout everywhere.
+In-process evaluation and the demo's plain-prompt path call :func:`generate_reply` (image first,
+then the question, as evaluation sends it). Prompts in the MediX training layout (instruction,
+image, question) come from :func:`medix_r1.training.prompts.question_messages` instead, which
+``medix-r1 chat`` and the demo's default prompt use.
 
 >>> build_messages("Which organ is shown?", image=True)
 [{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': 'Which organ is shown?'}]}]

@@ -59,7 +59,7 @@ def ask(
     from medix_r1.models import load_policy
     from medix_r1.training.dataset import resize_longest
     from medix_r1.training.heldout import generate_batch
-    from medix_r1.training.prompts import build_prompt_messages
+    from medix_r1.training.prompts import question_messages
 
     model = run_checkpoint(model)
     template, run_think = run_prompt_settings(model) if Path(model).exists() else (None, None)
@@ -71,11 +71,7 @@ def ask(
 
         path = Path(image)
         images = [resize_longest(open_image(path.name, path.parent).convert("RGB"), None)]
-    problem = f"<image>\n{question}" if images else question
-    messages = build_prompt_messages(problem, fmt, template=template)
-    if not images:
-        # A text-only question: drop the image slot the placeholder logic would add.
-        messages[-1]["content"] = [p for p in messages[-1]["content"] if p.get("type") != "image"]
+    messages = question_messages(question, fmt, with_image=bool(images), template=template)
     row = {"prompt": messages, "images": images}
     raw = generate_batch(policy, processor, [row], max_new_tokens=max_new_tokens, batch_size=1)[0]
     parsed = parse_response(raw, fmt)

@@ -30,6 +30,7 @@ __all__ = [
     "instruction_text",
     "prompt_text",
     "build_prompt_messages",
+    "question_messages",
     "prompt_hash",
     "THINK",
     "THINKING",
@@ -99,6 +100,32 @@ def build_prompt_messages(
     if system:
         messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
     messages.append({"role": "user", "content": parts})
+    return messages
+
+
+def question_messages(
+    question: str,
+    fmt: ResponseFormat = THINKING,
+    *,
+    with_image: bool,
+    template: str | None = None,
+    system: str | None = None,
+) -> list[dict[str, Any]]:
+    """Training's messages for a typed question (chat, demo): instruction, the image slot when there
+    is an image, then the question. A ``<image>`` typed in the question is not a slot.
+
+    >>> [p["type"] for p in question_messages("Which organ?", with_image=True)[0]["content"]]
+    ['text', 'image', 'text']
+    >>> [p["type"] for p in question_messages("Define <image>", with_image=False)[0]["content"]]
+    ['text']
+    """
+    question = question.replace(IMAGE_PLACEHOLDER, "image").strip()
+    messages = build_prompt_messages(
+        f"{IMAGE_PLACEHOLDER}\n{question}", fmt, template=template, system=system
+    )
+    if not with_image:  # one text part: the instruction and the question, on separate lines
+        text = "\n".join(p["text"] for p in messages[-1]["content"] if p.get("type") == "text")
+        messages[-1]["content"] = [{"type": "text", "text": text}]
     return messages
 
 
