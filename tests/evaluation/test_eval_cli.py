@@ -56,6 +56,10 @@ def test_eval_run_errors_are_one_clear_line(tmp_path):
         + ["--token-limit-param", "max_new_tokens"],
     )
     assert r.exit_code == 2 and "choose max_tokens or max_completion_tokens" in r.output
+    r = runner.invoke(
+        app, ["eval", "run", "--model", "m", "--tasks", "medqa", "--out", str(tmp_path), "--prompt", "medx"]
+    )
+    assert r.exit_code == 2 and "choose plain or medix" in r.output
     r = runner.invoke(app, ["eval", "run", "--model", "m", "--tasks", "medqa", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "--base-url" in r.output
 

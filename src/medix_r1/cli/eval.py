@@ -102,6 +102,18 @@ def run(
     system_prompt: str | None = typer.Option(
         None, "--system-prompt", help="System prompt (published: none)."
     ),
+    prompt: str = typer.Option(
+        "plain",
+        "--prompt",
+        help="plain: the question as the published protocol sends it; medix: the MediX training "
+        "instruction, the image, then the question (a training run's own template for --model-path).",
+    ),
+    think_tag: str | None = typer.Option(
+        None,
+        "--think-tag",
+        help="With --prompt medix: the reasoning tag the model was trained with (thinking or think; "
+        "default: the training run's, else thinking).",
+    ),
     max_tokens: int = typer.Option(
         2048, "--max-tokens", help="Candidate's max new tokens (published: 2048)."
     ),
@@ -138,7 +150,18 @@ def run(
     bad = [p for p in chosen if p not in PHASES]
     if bad or not chosen:
         raise _fail(f"--phases {phases!r}: choose from {', '.join(PHASES)}")
+    from medix_r1.evaluation.generation import MedixInstruction
     from medix_r1.judges.openai import TOKEN_LIMIT_PARAMS
+
+    if prompt not in ("plain", "medix"):
+        raise _fail(f"--prompt {prompt!r}: choose plain or medix")
+    if think_tag not in (None, "thinking", "think"):
+        raise _fail(f"--think-tag {think_tag!r}: choose thinking or think")
+    instruction = (
+        MedixInstruction.for_model(model_path if backend == "transformers" else None, think_tag)
+        if prompt == "medix"
+        else None
+    )
 
     if token_limit_param not in TOKEN_LIMIT_PARAMS:
         raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
@@ -186,11 +209,14 @@ def run(
                 model=model,
                 system_prompt=system_prompt,
                 max_tokens=max_tokens,
+                instruction=instruction,
             )
         elif backend == "transformers":
             if not model_path:
                 raise _fail("--backend transformers needs --model-path")
-            generator = TransformersGenerator(model_path, system_prompt=system_prompt, max_tokens=max_tokens)
+            generator = TransformersGenerator(
+                model_path, system_prompt=system_prompt, max_tokens=max_tokens, instruction=instruction
+            )
         elif backend == "fake":
             generator = FakeGenerator()
         else:

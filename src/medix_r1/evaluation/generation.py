@@ -10,6 +10,10 @@ top_p 1, at most 2048 new tokens, the image sent as a base64 JPEG part before th
 
 Every backend exposes ``settings()``; they are hashed into each generation row, so a run directory
 made with other settings is detected on resume.
+
+The published protocol sends the plain question. ``eval run --prompt medix`` sends a
+:class:`MedixInstruction` instead: the MediX training instruction (our wording, or a training run's
+own template), then the image, then the question, the layout a checkpoint was trained on.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "FakeGenerator",
     "GENERATOR_BACKENDS",
     "build_messages",
+    "MedixInstruction",
     "DEFAULT_MAX_TOKENS",
 ]
 
@@ -42,10 +47,67 @@ class Generator(Protocol):
     async def generate(self, sample: EvalSample) -> str: ...
 
 
+class MedixInstruction:
+    """The MediX training instruction in front of each question (``eval run --prompt medix``).
+
+    ``think_tag`` is the reasoning tag the model was trained with; ``template`` a training run's
+    instruction template (None: our full wording). :meth:`for_model` reads both from a training run.
+    """
+
+    def __init__(self, think_tag: str = "thinking", template: str | None = None) -> None:
+        from medix_r1.parsing import ResponseFormat
+
+        self.fmt = ResponseFormat(think_tag)
+        self.template = template
+
+    @classmethod
+    def for_model(cls, model_path: str | None, think_tag: str | None = None) -> MedixInstruction:
+        """The instruction a local checkpoint was trained with (its run's ``config.yaml``), else ours."""
+        from medix_r1.training.chat import run_prompt_settings
+
+        template, run_think = (
+            run_prompt_settings(model_path) if model_path and Path(model_path).exists() else (None, None)
+        )
+        return cls(think_tag or run_think or "thinking", template)
+
+    def settings(self) -> dict[str, Any]:
+        from medix_r1.training.prompts import prompt_hash
+
+        return {
+            "prompt": "medix",
+            "think_tag": self.fmt.think_tag,
+            "instruction": prompt_hash(self.fmt, self.template),
+        }
+
+    def messages(self, question: str, *, with_image: bool, system: str | None = None) -> list[dict[str, Any]]:
+        """Training-layout messages; an image is an ``{"type": "image"}`` part (pixels sent apart)."""
+        from medix_r1.training.prompts import question_messages
+
+        return question_messages(
+            question, self.fmt, with_image=with_image, template=self.template, system=system
+        )
+
+
 def build_messages(
-    sample: EvalSample, *, system_prompt: str | None = None, image_cache_dir: Path | None = None
+    sample: EvalSample,
+    *,
+    system_prompt: str | None = None,
+    image_cache_dir: Path | None = None,
+    instruction: MedixInstruction | None = None,
 ) -> list[dict[str, Any]]:
-    """Chat messages for one sample: optional system turn, then the user turn (image part first)."""
+    """Chat messages for one sample: optional system turn, then the user turn (image part first,
+    or, with an ``instruction``, the instruction, the image and the question)."""
+    if instruction is not None:
+        messages = instruction.messages(
+            sample.question, with_image=sample.image is not None, system=system_prompt
+        )
+        if sample.image is not None:
+            url = sample.image.to_data_url(image_cache_dir)
+            for part in messages[-1]["content"]:
+                if part.get("type") == "image":
+                    part.clear()
+                    part.update({"type": "image_url", "image_url": {"url": url}})
+        return messages
     messages: list[dict[str, Any]] = []
     if system_prompt:
         messages.append({"role": "system", "content": system_prompt})
@@ -80,8 +142,10 @@ class OpenAIGenerator:
         temperature: float = 0.0,
         top_p: float = 1.0,
         image_cache_dir: Path | None = None,
+        instruction: MedixInstruction | None = None,
     ) -> None:
         self.client = client
+        self.instruction = instruction
         self.model = model or client.model
         self.system_prompt = system_prompt
         self.max_tokens = max_tokens
@@ -91,20 +155,24 @@ class OpenAIGenerator:
         self.identity = f"openai:{self.model}"
 
     def settings(self) -> dict[str, Any]:
-        return {
+        settings = {
             "system_prompt": self.system_prompt,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
         }
+        if self.instruction is not None:
+            settings.update(self.instruction.settings())
+        return settings
 
     async def generate(self, sample: EvalSample) -> str:
+        options = {"system_prompt": self.system_prompt, "instruction": self.instruction}
         if sample.image is not None:  # JPEG encoding is CPU work: keep it off the event loop
             messages = await asyncio.to_thread(
-                build_messages, sample, system_prompt=self.system_prompt, image_cache_dir=self.image_cache_dir
+                build_messages, sample, image_cache_dir=self.image_cache_dir, **options
             )
         else:
-            messages = build_messages(sample, system_prompt=self.system_prompt)
+            messages = build_messages(sample, **options)
         extra = {"model": self.model} if self.model != self.client.model else {}
         return await self.client.complete(
             messages, max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, **extra
@@ -126,8 +194,10 @@ class TransformersGenerator:
         system_prompt: str | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         image_cache_dir: Path | None = None,
+        instruction: MedixInstruction | None = None,
     ) -> None:
         self.model_path = model_path
+        self.instruction = instruction
         self.system_prompt = system_prompt
         self.max_tokens = max_tokens
         self.image_cache_dir = image_cache_dir
@@ -136,7 +206,10 @@ class TransformersGenerator:
         self._lock = asyncio.Lock()
 
     def settings(self) -> dict[str, Any]:
-        return {"system_prompt": self.system_prompt, "max_tokens": self.max_tokens, "temperature": 0.0}
+        settings = {"system_prompt": self.system_prompt, "max_tokens": self.max_tokens, "temperature": 0.0}
+        if self.instruction is not None:
+            settings.update(self.instruction.settings())
+        return settings
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -147,7 +220,9 @@ class TransformersGenerator:
                     "--backend transformers needs medix_r1.models and the train extra: "
                     "pip install 'medix-r1[train]'"
                 ) from exc
-            self._loaded = load_policy(self.model_path)
+            from medix_r1.training.chat import run_checkpoint
+
+            self._loaded = load_policy(run_checkpoint(self.model_path))  # a run folder: its final model
         return self._loaded
 
     def _generate_sync(self, sample: EvalSample) -> str:
@@ -155,6 +230,21 @@ class TransformersGenerator:
 
         model, processor = self._load()
         image = sample.image.to_pil(self.image_cache_dir) if sample.image is not None else None
+        if self.instruction is not None and getattr(processor, "image_processor", None) is not None:
+            from medix_r1.training.heldout import generate_batch
+
+            messages = self.instruction.messages(
+                sample.question, with_image=image is not None, system=self.system_prompt
+            )
+            row = {"prompt": messages, "images": [image.convert("RGB")] if image is not None else []}
+            return generate_batch(model, processor, [row], max_new_tokens=self.max_tokens, batch_size=1)[0]
+        if self.instruction is not None and image is None:  # a text-only model: instruction as text
+            question = "\n".join(
+                p["text"] for p in self.instruction.messages(sample.question, with_image=False)[-1]["content"]
+            )
+            return generate_reply(
+                model, processor, question, system=self.system_prompt, max_new_tokens=self.max_tokens
+            )
         return generate_reply(
             model,
             processor,
