@@ -32,13 +32,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _encode(processor, rows, suffixes):
-    from trl.data_utils import prepare_multimodal_messages
+    from medix_r1.training.dataset import row_prompt
 
     texts, images = [], []
     for row, suffix in zip(rows, suffixes, strict=True):
-        row_images = list(row.get("images") or [])
-        messages = prepare_multimodal_messages(row["prompt"], images=row_images)
-        prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompt, row_images = row_prompt(processor, row)
         texts.append(prompt + suffix)
         images.append(row_images)
     return processor(text=texts, images=images, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -223,7 +221,7 @@ def main() -> None:
 
     runs = [("supervised", args.supervised_steps, 1e-3)]
     runs += [("reward", args.steps, float(lr)) for lr in args.lrs.split(",") if lr.strip()]
-    results: dict[str, float] = {}
+    held_out: list[tuple[str, float, float]] = []  # (mode, lr, held-out accuracy)
     for mode, steps, lr in runs:
         model.load_state_dict(start_state)
         started = time.perf_counter()
@@ -245,7 +243,7 @@ def main() -> None:
         rows.append(
             (label, f"{lr:g}", scorer.accuracy(model, train_eval), held, time.perf_counter() - started)
         )
-        results[f"{mode} {lr:g}"] = held
+        held_out.append((mode, lr, held))
 
     print(
         f"modality learnability: {len(train_rows)} train / {len(test_rows)} held-out records, {len(tags)} tags; "
@@ -255,12 +253,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for label, lr, train_acc, test_acc, seconds in rows:
         print(f"| {label} | {lr} | {train_acc:.3f} | {test_acc:.3f} | {seconds:.1f} |")
-    sup = results.get("supervised 0.001")
-    for key, value in results.items():
-        if key.startswith("reward") and sup:
-            print(
-                f"{key}: held-out {value:.3f} = {value / sup:.2f}x supervised, {value / majority:.2f}x majority tag"
-            )
+    supervised = held_out[0][2]
+    for mode, lr, value in held_out[1:]:
+        versus = f"{value / supervised:.2f}x supervised" if supervised else "supervised scored 0"
+        print(f"{mode} {lr:g}: held-out {value:.3f} = {versus}, {value / majority:.2f}x majority tag")
 
 
 if __name__ == "__main__":

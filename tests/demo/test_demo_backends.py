@@ -122,7 +122,7 @@ def test_medix_prompt_is_the_training_instruction():
 
     instruction_text = prompts.instruction_text
 
-    assert MedixPrompt("think")("Which organ?") == f"{instruction_text(THINK)} Which organ?"
+    assert MedixPrompt("think")("Which organ?") == f"{instruction_text(THINK)}\nWhich organ?"
     assert plain_prompt("Which organ?") == "Which organ?"
 
 

@@ -57,12 +57,11 @@ def test_medix_prompt_asks_a_run_checkpoint_in_its_training_layout(tmp_path, mon
         mini_suite,
         run_eval,
     )
-    from medix_r1.evaluation.generation import MedixInstruction
     from medix_r1.judges.fake import FakeChatBackend
     from medix_r1.models import tiny_vlm_dir
     from medix_r1.parsing import THINK
     from medix_r1.training import heldout
-    from medix_r1.training.prompts import COMPACT_TEMPLATE, instruction_text
+    from medix_r1.training.prompts import COMPACT_TEMPLATE, MedixInstruction, instruction_text
 
     build_samples(tmp_path / "samples")
     tasks = mini_suite(tmp_path / "samples")

@@ -90,18 +90,12 @@ def demo(
         _fail(f"--think-tag {think_tag!r}: choose thinking or think")
     if backend == "transformers":
         model = model or default_model()
-    try:
-        if prompt == "plain":
-            builder = plain_prompt
-        elif backend == "transformers":  # a run's checkpoint is asked with that run's template and tags
-            builder = MedixPrompt.for_model(model, think_tag=think_tag)
-        else:
-            builder = MedixPrompt(think_tag or "thinking")
-    except ImportError:
+    if prompt == "plain":
         builder = plain_prompt
-        typer.echo(
-            "note: the training package is missing, so the question is sent without the instruction", err=True
-        )
+    elif backend == "transformers":  # a run's checkpoint is asked with that run's template and tags
+        builder = MedixPrompt.for_model(model, think_tag=think_tag)
+    else:
+        builder = MedixPrompt(think_tag or "thinking")
     common = {"prompt_builder": builder, "max_new_tokens": max_new_tokens or DEFAULT_MAX_NEW_TOKENS}
     if backend == "openai":
         if not base_url or not model_name:

@@ -150,21 +150,21 @@ def run(
     bad = [p for p in chosen if p not in PHASES]
     if bad or not chosen:
         raise _fail(f"--phases {phases!r}: choose from {', '.join(PHASES)}")
-    from medix_r1.evaluation.generation import MedixInstruction
     from medix_r1.judges.openai import TOKEN_LIMIT_PARAMS
+    from medix_r1.training.prompts import MedixInstruction
 
     if prompt not in ("plain", "medix"):
         raise _fail(f"--prompt {prompt!r}: choose plain or medix")
     if think_tag not in (None, "thinking", "think"):
         raise _fail(f"--think-tag {think_tag!r}: choose thinking or think")
+    if token_limit_param not in TOKEN_LIMIT_PARAMS:
+        raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
+    # A local checkpoint of a training run is asked with that run's instruction template and tags.
     instruction = (
         MedixInstruction.for_model(model_path if backend == "transformers" else None, think_tag)
         if prompt == "medix"
         else None
     )
-
-    if token_limit_param not in TOKEN_LIMIT_PARAMS:
-        raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
     try:
         task_specs = resolve_tasks(tasks)
     except (TaskConfigError, FileNotFoundError) as exc:

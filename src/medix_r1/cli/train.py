@@ -148,8 +148,11 @@ def chat(
         ..., "--model", help="A trained run folder (…/final), a built-in name or a hub id."
     ),
     image: Path | None = typer.Option(None, "--image", help="An image file (PNG, JPEG, DICOM)."),
-    think_tag: str = typer.Option(
-        "thinking", "--think-tag", help="Reasoning tag the model was trained with: thinking or think."
+    think_tag: str | None = typer.Option(
+        None,
+        "--think-tag",
+        help="Reasoning tag the model was trained with: thinking or think (default: the training run's, "
+        "else thinking).",
     ),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="Generation limit."),
     raw: bool = typer.Option(False, "--raw", help="Also print the raw reply."),

@@ -17,13 +17,12 @@ exists (:data:`QUICKSTART_CHECKPOINTS`) and otherwise the offline ``demo-vlm``.
 
 The prompt: MediX-R1 policies are trained with an instruction in front of the question (reference
 section 1; our wording lives in :mod:`medix_r1.training.prompts`). Every backend takes a
-``prompt_builder`` (``question -> user text``); the default, :func:`default_prompt_builder`, is that instruction
-(:class:`MedixPrompt`) when the training package is installed, else the plain question
-(:func:`plain_prompt`). The in-process backend asks a vision-language model exactly as training
-did: a :class:`MedixPrompt` builds the training messages (instruction, then the image, then the
-question) and, for a training run's checkpoint, uses that run's instruction template and tag
-variant (as ``medix-r1 chat`` does). The endpoint and GGUF backends send the image first, as
-evaluation does.
+``prompt_builder`` (``question -> user text``); the default, :func:`default_prompt_builder`, is that
+instruction (:class:`MedixPrompt`); :func:`plain_prompt` sends the question alone. The in-process
+backend asks a vision-language model exactly as training did: a :class:`MedixPrompt` builds the
+training messages (instruction, then the image, then the question) and, for a training run's
+checkpoint, uses that run's instruction template and tag variant (as ``medix-r1 chat`` does). The
+endpoint and GGUF backends send the image first, as evaluation does.
 
 Nothing heavy happens at import: torch, transformers and llama_cpp are imported when a model loads.
 """
@@ -38,6 +37,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from medix_r1.training.prompts import MedixInstruction
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -108,50 +109,14 @@ def plain_prompt(question: str) -> str:
     return question
 
 
-class MedixPrompt:
-    """The MediX-R1 training instruction followed by the question (a class, so it pickles).
-
-    ``think_tag`` is ``"thinking"`` (released code, parity preset) or ``"think"`` (paper).
-    """
-
-    __name__ = "medix"
-
-    def __init__(self, think_tag: str = "thinking", template: str | None = None) -> None:
-        from medix_r1.parsing import ResponseFormat
-        from medix_r1.training.prompts import instruction_text
-
-        self.think_tag = think_tag
-        self.template = template
-        self.instruction = instruction_text(ResponseFormat(think_tag), template)
-
-    def __call__(self, question: str) -> str:
-        return f"{self.instruction} {question}"
-
-    def messages(self, question: str, *, with_image: bool, system: str | None = None) -> list[dict[str, Any]]:
-        """The chat messages training builds: instruction, then the image (if any), then the question."""
-        from medix_r1.parsing import ResponseFormat
-        from medix_r1.training.prompts import question_messages
-
-        fmt = ResponseFormat(self.think_tag)
-        return question_messages(question, fmt, with_image=with_image, template=self.template, system=system)
-
-    @classmethod
-    def for_model(cls, model: str | os.PathLike[str], think_tag: str | None = None) -> MedixPrompt:
-        """The prompt a checkpoint was trained with: its run's template and tag variant when the
-        folder (or its parent) holds the run's ``config.yaml``, else our instruction with ``<thinking>``.
-        ``think_tag`` overrides the tag variant."""
-        from medix_r1.training.chat import run_prompt_settings
-
-        template, think = run_prompt_settings(model) if Path(model).exists() else (None, None)
-        return cls(think_tag or think or "thinking", template)
+#: The MediX training instruction as a prompt builder (calling it gives the text-only user turn);
+#: the in-process backend uses its training-layout ``messages`` instead.
+MedixPrompt = MedixInstruction
 
 
 def default_prompt_builder(think_tag: str = "thinking") -> PromptBuilder:
-    """:class:`MedixPrompt` when :mod:`medix_r1.training.prompts` is importable, else :func:`plain_prompt`."""
-    try:
-        return MedixPrompt(think_tag)
-    except ImportError:
-        return plain_prompt
+    """The MediX training instruction (:class:`MedixPrompt`) with ``think_tag``."""
+    return MedixPrompt(think_tag)
 
 
 def default_model(root: str | os.PathLike[str] = ".") -> str:
@@ -199,19 +164,11 @@ class TransformersAnswerer:
         device: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.model = os.fspath(model) if model is not None else default_model()
-        try:  # a training run folder (runs/x) means its final model, as for `medix-r1 chat`
-            from medix_r1.training.chat import run_checkpoint
+        from medix_r1.training.chat import run_checkpoint
 
-            self.model = run_checkpoint(self.model)
-        except ImportError:
-            pass
-        if prompt_builder is None:
-            try:
-                prompt_builder = MedixPrompt.for_model(self.model)
-            except ImportError:
-                prompt_builder = plain_prompt
-        self.prompt_builder = prompt_builder
+        # A training run folder (runs/x) means its final model, as for `medix-r1 chat`.
+        self.model = run_checkpoint(os.fspath(model) if model is not None else default_model())
+        self.prompt_builder = prompt_builder or MedixPrompt.for_model(self.model)
         self.system = system
         self.max_new_tokens = max_new_tokens
         self.device = device
@@ -247,15 +204,12 @@ class TransformersAnswerer:
                     "or start the demo with a vision-language model (--model demo-vlm)"
                 )
             if isinstance(self.prompt_builder, MedixPrompt) and getattr(processor, "image_processor", None):
-                from medix_r1.training.heldout import generate_batch
+                from medix_r1.training.heldout import generate_one
 
                 messages = self.prompt_builder.messages(
                     question, with_image=image is not None, system=self.system
                 )
-                row = {"prompt": messages, "images": [image.convert("RGB")] if image is not None else []}
-                return generate_batch(
-                    model, processor, [row], max_new_tokens=self.max_new_tokens, batch_size=1
-                )[0]
+                return generate_one(model, processor, messages, image, max_new_tokens=self.max_new_tokens)
             return generate_reply(
                 model,
                 processor,

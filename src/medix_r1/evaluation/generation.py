@@ -12,7 +12,7 @@ Every backend exposes ``settings()``; they are hashed into each generation row, 
 made with other settings is detected on resume.
 
 The published protocol sends the plain question. ``eval run --prompt medix`` sends a
-:class:`MedixInstruction` instead: the MediX training instruction (our wording, or a training run's
+:class:`~medix_r1.training.prompts.MedixInstruction` instead: the MediX training instruction (our wording, or a training run's
 own template), then the image, then the question, the layout a checkpoint was trained on.
 """
 
@@ -21,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from medix_r1.evaluation.tasks import EvalSample
+
+if TYPE_CHECKING:
+    from medix_r1.training.prompts import MedixInstruction
 
 __all__ = [
     "Generator",
@@ -32,7 +35,6 @@ __all__ = [
     "FakeGenerator",
     "GENERATOR_BACKENDS",
     "build_messages",
-    "MedixInstruction",
     "DEFAULT_MAX_TOKENS",
 ]
 
@@ -45,47 +47,6 @@ class Generator(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
     async def generate(self, sample: EvalSample) -> str: ...
-
-
-class MedixInstruction:
-    """The MediX training instruction in front of each question (``eval run --prompt medix``).
-
-    ``think_tag`` is the reasoning tag the model was trained with; ``template`` a training run's
-    instruction template (None: our full wording). :meth:`for_model` reads both from a training run.
-    """
-
-    def __init__(self, think_tag: str = "thinking", template: str | None = None) -> None:
-        from medix_r1.parsing import ResponseFormat
-
-        self.fmt = ResponseFormat(think_tag)
-        self.template = template
-
-    @classmethod
-    def for_model(cls, model_path: str | None, think_tag: str | None = None) -> MedixInstruction:
-        """The instruction a local checkpoint was trained with (its run's ``config.yaml``), else ours."""
-        from medix_r1.training.chat import run_prompt_settings
-
-        template, run_think = (
-            run_prompt_settings(model_path) if model_path and Path(model_path).exists() else (None, None)
-        )
-        return cls(think_tag or run_think or "thinking", template)
-
-    def settings(self) -> dict[str, Any]:
-        from medix_r1.training.prompts import prompt_hash
-
-        return {
-            "prompt": "medix",
-            "think_tag": self.fmt.think_tag,
-            "instruction": prompt_hash(self.fmt, self.template),
-        }
-
-    def messages(self, question: str, *, with_image: bool, system: str | None = None) -> list[dict[str, Any]]:
-        """Training-layout messages; an image is an ``{"type": "image"}`` part (pixels sent apart)."""
-        from medix_r1.training.prompts import question_messages
-
-        return question_messages(
-            question, self.fmt, with_image=with_image, template=self.template, system=system
-        )
 
 
 def build_messages(
@@ -231,19 +192,19 @@ class TransformersGenerator:
         model, processor = self._load()
         image = sample.image.to_pil(self.image_cache_dir) if sample.image is not None else None
         if self.instruction is not None and getattr(processor, "image_processor", None) is not None:
-            from medix_r1.training.heldout import generate_batch
+            from medix_r1.training.heldout import generate_one
 
             messages = self.instruction.messages(
                 sample.question, with_image=image is not None, system=self.system_prompt
             )
-            row = {"prompt": messages, "images": [image.convert("RGB")] if image is not None else []}
-            return generate_batch(model, processor, [row], max_new_tokens=self.max_tokens, batch_size=1)[0]
+            return generate_one(model, processor, messages, image, max_new_tokens=self.max_tokens)
         if self.instruction is not None and image is None:  # a text-only model: instruction as text
-            question = "\n".join(
-                p["text"] for p in self.instruction.messages(sample.question, with_image=False)[-1]["content"]
-            )
             return generate_reply(
-                model, processor, question, system=self.system_prompt, max_new_tokens=self.max_tokens
+                model,
+                processor,
+                self.instruction(sample.question),
+                system=self.system_prompt,
+                max_new_tokens=self.max_tokens,
             )
         return generate_reply(
             model,

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from medix_r1.parsing import ResponseFormat, parse_response
+from medix_r1.parsing import parse_response
 
-__all__ = ["ask", "run_prompt_settings", "run_checkpoint"]
+__all__ = ["ask", "run_checkpoint"]
 
 
 def run_checkpoint(model: str) -> str:
@@ -26,55 +26,35 @@ def run_checkpoint(model: str) -> str:
     return model
 
 
-def run_prompt_settings(model_path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
-    """(template, think_tag) of the training run that wrote ``model_path``, when it can be found."""
-    path = Path(model_path)
-    for candidate in (path / "config.yaml", path.parent / "config.yaml"):
-        if candidate.is_file():
-            import yaml
-
-            data = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-            template = (data.get("prompt") or {}).get("template")
-            preset = (data.get("reward") or {}).get("preset") or "medix-r1"
-            from medix_r1.rewards.presets import get_preset
-
-            try:
-                think = get_preset(preset).fmt.think_tag
-            except ValueError:
-                think = None
-            return template, think
-    return None, None
-
-
 def ask(
     model: str,
     question: str,
     *,
     image: str | os.PathLike[str] | None = None,
-    think_tag: str = "thinking",
+    think_tag: str | None = None,
     max_new_tokens: int = 512,
     loaded: tuple[Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """Generate one greedy reply; returns ``modality``, ``reasoning``, ``answer``, ``well_formed``, ``raw``."""
+    """Generate one greedy reply; returns ``modality``, ``reasoning``, ``answer``, ``well_formed``, ``raw``.
+
+    ``think_tag`` overrides the reasoning tag of the run that wrote ``model`` (default: the run's,
+    else ``thinking``)."""
     from medix_r1.models import load_policy
-    from medix_r1.training.dataset import resize_longest
-    from medix_r1.training.heldout import generate_batch
-    from medix_r1.training.prompts import question_messages
+    from medix_r1.training.heldout import generate_one
+    from medix_r1.training.prompts import MedixInstruction
 
     model = run_checkpoint(model)
-    template, run_think = run_prompt_settings(model) if Path(model).exists() else (None, None)
-    fmt = ResponseFormat(run_think or think_tag)
+    instruction = MedixInstruction.for_model(model, think_tag)
     policy, processor = loaded or load_policy(model)
-    images = []
+    picture = None
     if image is not None:
         from medix_r1.data import open_image
 
         path = Path(image)
-        images = [resize_longest(open_image(path.name, path.parent).convert("RGB"), None)]
-    messages = question_messages(question, fmt, with_image=bool(images), template=template)
-    row = {"prompt": messages, "images": images}
-    raw = generate_batch(policy, processor, [row], max_new_tokens=max_new_tokens, batch_size=1)[0]
-    parsed = parse_response(raw, fmt)
+        picture = open_image(path.name, path.parent)
+    messages = instruction.messages(question, with_image=picture is not None)
+    raw = generate_one(policy, processor, messages, picture, max_new_tokens=max_new_tokens)
+    parsed = parse_response(raw, instruction.fmt)
     return {
         "modality": parsed.modality_name or parsed.modality,
         "reasoning": parsed.reasoning,

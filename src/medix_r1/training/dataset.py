@@ -36,6 +36,7 @@ __all__ = [
     "record_to_row",
     "build_rl_dataset",
     "resize_longest",
+    "row_prompt",
 ]
 
 
@@ -48,6 +49,16 @@ def resize_longest(image: Image, max_side: int | None) -> Image:
     from PIL import Image as PILImage
 
     return image.resize(size, PILImage.Resampling.BICUBIC)
+
+
+def row_prompt(processor: Any, row: dict[str, Any]) -> tuple[str, list[Image]]:
+    """A dataset row's prompt as the policy reads it (chat template applied, generation turn opened)
+    and its images, in the order of their slots: what TRL builds for generation."""
+    from trl.data_utils import prepare_multimodal_messages
+
+    images = list(row.get("images") or [])
+    messages = prepare_multimodal_messages(row["prompt"], images=images)
+    return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), images
 
 
 def load_training_records(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["generate_batch", "evaluate_heldout"]
+__all__ = ["generate_batch", "generate_one", "evaluate_heldout"]
 
 
 def generate_batch(
@@ -29,7 +29,8 @@ def generate_batch(
 ) -> list[str]:
     """Replies (special tokens removed, stripped) to rows with ``prompt`` messages and ``images``."""
     import torch
-    from trl.data_utils import prepare_multimodal_messages
+
+    from medix_r1.training.dataset import row_prompt
 
     tokenizer = getattr(processor, "tokenizer", processor)
     side = tokenizer.padding_side
@@ -52,11 +53,8 @@ def generate_batch(
             chunk = rows[start : start + batch_size]
             texts, images = [], []
             for row in chunk:
-                row_images = list(row.get("images") or [])
-                messages = prepare_multimodal_messages(row["prompt"], images=row_images)
-                texts.append(
-                    processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-                )
+                text, row_images = row_prompt(processor, row)
+                texts.append(text)
                 images.append(row_images)
             enc = processor(
                 text=texts,
@@ -75,6 +73,15 @@ def generate_batch(
         tokenizer.padding_side = side
         model.train(was_training)
     return replies
+
+
+def generate_one(
+    model: Any, processor: Any, messages: list[dict[str, Any]], image: Any = None, *, max_new_tokens: int
+) -> str:
+    """One greedy reply to ready-made messages (e.g. :meth:`MedixInstruction.messages`) and an
+    optional PIL image: how chat, the demo and in-process evaluation ask in the training layout."""
+    row = {"prompt": messages, "images": [image.convert("RGB")] if image is not None else []}
+    return generate_batch(model, processor, [row], max_new_tokens=max_new_tokens, batch_size=1)[0]
 
 
 def evaluate_heldout(

@@ -18,6 +18,8 @@ True
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 from typing import Any
 
 from medix_r1.data.schema import IMAGE_PLACEHOLDER
@@ -31,6 +33,8 @@ __all__ = [
     "prompt_text",
     "build_prompt_messages",
     "question_messages",
+    "MedixInstruction",
+    "run_prompt_settings",
     "prompt_hash",
     "THINK",
     "THINKING",
@@ -127,6 +131,76 @@ def question_messages(
         text = "\n".join(p["text"] for p in messages[-1]["content"] if p.get("type") == "text")
         messages[-1]["content"] = [{"type": "text", "text": text}]
     return messages
+
+
+def run_prompt_settings(model_path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
+    """(template, think_tag) of the training run that wrote ``model_path`` (its ``config.yaml`` in the
+    folder or one level up, as in ``runs/x/final``); ``(None, None)`` when there is none."""
+    path = Path(model_path)
+    for candidate in (path / "config.yaml", path.parent / "config.yaml"):
+        if candidate.is_file():
+            import yaml
+
+            from medix_r1.rewards.presets import get_preset
+
+            data = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+            template = (data.get("prompt") or {}).get("template")
+            preset = (data.get("reward") or {}).get("preset") or "medix-r1"
+            try:
+                think = get_preset(preset).fmt.think_tag
+            except ValueError:
+                think = None
+            return template, think
+    return None, None
+
+
+class MedixInstruction:
+    """The MediX instruction a model is asked with, outside training (chat, demo, ``eval --prompt medix``).
+
+    ``think_tag`` is ``"thinking"`` (released code, parity preset) or ``"think"`` (paper); ``template``
+    a training run's instruction template (None: our full wording). Calling it gives the text-only
+    user turn (for backends that send the image apart); :meth:`messages` the training layout.
+    A class, so it pickles.
+
+    >>> MedixInstruction("think")("Which organ?").endswith("Question:\\nWhich organ?")
+    True
+    """
+
+    def __init__(self, think_tag: str = "thinking", template: str | None = None) -> None:
+        self.fmt = ResponseFormat(think_tag)
+        self.template = template
+        self.instruction = instruction_text(self.fmt, template)
+
+    @property
+    def think_tag(self) -> str:
+        return self.fmt.think_tag
+
+    @classmethod
+    def for_model(
+        cls, model: str | os.PathLike[str] | None, think_tag: str | None = None
+    ) -> MedixInstruction:
+        """The instruction a local checkpoint was trained with (:func:`run_prompt_settings`), else ours
+        with ``<thinking>``; ``think_tag`` overrides the run's tag variant."""
+        found = run_prompt_settings(model) if model and Path(model).exists() else (None, None)
+        template, run_think = found
+        return cls(think_tag or run_think or "thinking", template)
+
+    def messages(self, question: str, *, with_image: bool, system: str | None = None) -> list[dict[str, Any]]:
+        """Training's messages for ``question``: instruction, the image slot (if any), the question."""
+        return question_messages(
+            question, self.fmt, with_image=with_image, template=self.template, system=system
+        )
+
+    def __call__(self, question: str) -> str:
+        return self.messages(question, with_image=False)[-1]["content"][0]["text"]
+
+    def settings(self) -> dict[str, Any]:
+        """What identifies this prompt in a results folder's settings."""
+        return {
+            "prompt": "medix",
+            "think_tag": self.think_tag,
+            "instruction": prompt_hash(self.fmt, self.template),
+        }
 
 
 def prompt_hash(fmt: ResponseFormat = THINKING, template: str | None = None) -> str:

@@ -213,14 +213,11 @@ def find_resume_checkpoint(config: TrainConfig) -> Path | None:
 
 def _filter_overlong(dataset: Dataset, processor: Any, limit: int) -> Dataset:
     """Drop rows whose prompt (text + image tokens) exceeds ``rollout.max_prompt_length``."""
-    from trl.data_utils import prepare_multimodal_messages
+    from medix_r1.training.dataset import row_prompt
 
     def length(row: dict[str, Any]) -> int:
-        messages = prepare_multimodal_messages(row["prompt"], images=row["images"])
-        text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        enc = processor(
-            text=[text], images=row["images"] or None, return_tensors="pt", add_special_tokens=False
-        )
+        text, images = row_prompt(processor, row)
+        enc = processor(text=[text], images=images or None, return_tensors="pt", add_special_tokens=False)
         return int(enc["input_ids"].shape[1])
 
     keep = [i for i in range(len(dataset)) if length(dataset[i]) <= limit]

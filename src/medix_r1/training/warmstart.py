@@ -73,9 +73,9 @@ def run_warmstart(
     import time
 
     import torch
-    from trl.data_utils import prepare_multimodal_messages
 
     from medix_r1.parsing import split_solution
+    from medix_r1.training.dataset import row_prompt
 
     rng = random.Random(seed)
     tags = tuple(sorted({r["modality"] for r in rows}))
@@ -112,9 +112,7 @@ def run_warmstart(
                     if "{" in reasoning
                     else reasoning
                 )
-                row_images = list(row.get("images") or [])
-                messages = prepare_multimodal_messages(row["prompt"], images=row_images)
-                prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                prompt, row_images = row_prompt(processor, row)
                 target = warmstart_target(answer, tag, fmt, reasoning_text) + eos
                 prompts.append(prompt + target)
                 targets.append(target)
