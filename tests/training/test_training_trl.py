@@ -181,3 +181,62 @@ def test_judge_outage_stops_with_a_resumable_checkpoint(tiny_config):
     assert checkpoint.name == "checkpoint-0" and (checkpoint / "trainer_state.json").is_file()
     metrics = config.output_dir / "metrics.jsonl"
     assert not metrics.exists() or metrics.read_text() == ""  # no step was trained or logged
+
+
+def test_kl_reference_is_the_warm_started_policy(tiny_config):
+    """With a KL term, the reference is the policy as RL starts: at the first step (before any update)
+    the logged KL is exactly 0. A reference rebuilt from the model's path (the untrained model) would
+    give a large KL there."""
+    from medix_r1.training.trl_backend import TrainingStopped, train_trl
+
+    overrides = (
+        "algorithm.beta=0.1",
+        "algorithm.dynamic_filtering=false",
+        "warmstart.enabled=true",
+        "warmstart.steps=3",
+        "warmstart.batch_size=2",
+        "warmstart.learning_rate=0.01",
+        "checkpoint.save_every=1",
+    )
+    config = tiny_config(*overrides, "schedule.max_steps=1")
+    result = train_trl(config, composite=length_composite(config))
+    assert result.metrics[0]["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert (result.run_dir / "warmstart" / "config.json").is_file()
+
+    # Resuming skips the warm-start and reads the reference back from run_dir/warmstart ...
+    longer = tiny_config(*overrides, "schedule.max_steps=2")
+    resumed = train_trl(longer, composite=length_composite(longer))
+    assert [r["step"] for r in resumed.metrics] == [1, 2]
+    # ... and refuses to resume with a different one when that folder is gone.
+    import shutil
+
+    shutil.rmtree(result.run_dir / "warmstart")
+    third = tiny_config(*overrides, "schedule.max_steps=3")
+    with pytest.raises(TrainingStopped, match="KL reference is the warm-started policy"):
+        train_trl(third, composite=length_composite(third))
+
+
+def test_set_reference_copies_weights_from_a_model_or_a_folder(tiny_config, tiny_model_dir, tmp_path):
+    import torch
+
+    from medix_r1.models import load_policy, save_policy
+    from medix_r1.training.trl_backend import make_trainer, set_reference
+
+    config = tiny_config("algorithm.beta=0.1", "algorithm.dynamic_filtering=false")
+    trainer, _ = make_trainer(config, composite=length_composite(config))
+    ref = trainer.accelerator.unwrap_model(trainer.ref_model)
+    with torch.no_grad():
+        for p in trainer.model.parameters():
+            p.add_(0.5)
+    assert set_reference(trainer, trainer.model)
+    name, value = next(iter(trainer.model.state_dict().items()))
+    assert torch.equal(ref.state_dict()[name], value)
+
+    other, processor = load_policy(str(tiny_model_dir), dtype="float32", device="cpu")
+    folder = save_policy(other, processor, tmp_path / "other")
+    assert set_reference(trainer, folder)
+    assert torch.equal(ref.state_dict()[name], other.state_dict()[name])
+
+    no_kl = tiny_config("algorithm.dynamic_filtering=false")
+    trainer0, _ = make_trainer(no_kl, composite=length_composite(no_kl))
+    assert not set_reference(trainer0, trainer0.model)

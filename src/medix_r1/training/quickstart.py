@@ -183,10 +183,12 @@ def quickstart(
     else:
         echo("[3/6] warm-start disabled; [4/6] skipped")
 
-    # TRL rebuilds nothing from the path for beta=0, but a saved folder keeps the run reproducible.
+    # TRL builds the KL reference (algorithm.beta > 0) from the model's path: point it at the policy
+    # as RL starts (the warm-started one), not at the random model it was first loaded from.
     from medix_r1.models import save_policy
 
     start_dir = save_policy(model, processor, out / "warmstart")
+    model.config._name_or_path = str(start_dir)
     echo(
         f"[5/6] RL: {config.algorithm.name} on {len(rl_ds)} prompts, {config.schedule.max_steps} steps of "
         f"{config.rollout.prompts_per_step} prompts x {config.rollout.group_size} responses"

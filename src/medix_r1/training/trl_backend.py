@@ -18,7 +18,8 @@
 
 The run folder holds ``config.yaml``, ``metrics.jsonl``, ``alarms.jsonl``, ``checkpoint-N/``,
 ``final/`` (the trained policy, loadable by ``medix-r1 chat --model``), ``reward_curves.png``,
-``report.md`` and ``summary.json``.
+``report.md``, ``summary.json``, and with a warm-start ``warmstart/`` (the policy as RL starts, which
+is also the KL reference: :func:`set_reference`).
 """
 
 from __future__ import annotations
@@ -497,6 +498,30 @@ def make_trainer(
     return trainer, metrics_cb
 
 
+def set_reference(trainer: Any, source: Any) -> bool:
+    """Make ``source`` (a model or a saved model folder) the trainer's KL reference; False without one.
+
+    TRL builds the reference (``algorithm.beta`` > 0) from the policy's path before training starts.
+    After a warm-start the policy has moved on from that path, so the reference must follow it: the
+    KL term then holds RL near the warm-started policy, not near the untrained one.
+    """
+    ref = getattr(trainer, "ref_model", None)
+    if ref is None:
+        return False
+    import torch
+
+    ref = trainer.accelerator.unwrap_model(ref)
+    if isinstance(source, (str, os.PathLike)):
+        loaded = type(ref).from_pretrained(str(source), dtype=next(ref.parameters()).dtype)
+        state = loaded.state_dict()
+    else:
+        state = trainer.accelerator.unwrap_model(source).state_dict()
+    with torch.no_grad():
+        ref.load_state_dict(state)
+    ref.eval()
+    return True
+
+
 def _save_interrupted(trainer: Any) -> Path:
     """Save a resumable checkpoint of the current state (after the last completed step)."""
     trainer._save_checkpoint(trainer.model, trial=None)
@@ -526,7 +551,9 @@ def train_trl(
         (run_dir / "alarms.jsonl").unlink(missing_ok=True)
     (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
     trainer, metrics_cb = make_trainer(config, **parts)
+    warm_dir = run_dir / "warmstart"
     if warmstart and config.warmstart.enabled and resume is None:
+        from medix_r1.models import save_policy
         from medix_r1.training.warmstart import run_warmstart
 
         ws = config.warmstart
@@ -544,7 +571,19 @@ def train_trl(
             seed=config.data.seed,
             progress=config.logging.console,
         )
+        # Kept so that a resumed run gets the same KL reference (the warm-start is not re-run then).
+        save_policy(trainer.model, trainer.processing_class, warm_dir)
+        set_reference(trainer, trainer.model)
         trainer.model.train()
+    elif warmstart and config.warmstart.enabled and config.algorithm.beta > 0:
+        if not (warm_dir / "config.json").is_file():
+            raise TrainingStopped(
+                f"cannot resume {run_dir} with algorithm.beta={config.algorithm.beta}: the KL reference is the "
+                f"warm-started policy, saved in {warm_dir}, and that folder is missing. Start a fresh run "
+                "(checkpoint.resume=none) or set warmstart.enabled=false",
+                resume,
+            )
+        set_reference(trainer, warm_dir)
     started = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
