@@ -134,6 +134,7 @@ def test_quickstart_pieces_at_toy_scale(tiny_model_dir, sample_files, tmp_path):
             "optim.updates_per_step=1",
             "rollout.max_completion_length=8",
             "logging.console=false",
+            "algorithm.beta=0.1",  # the KL reference must be the warm-started policy (checked below)
         ],
         heldout_limit=4,
         echo=lambda message: None,
@@ -158,3 +159,5 @@ def test_quickstart_pieces_at_toy_scale(tiny_model_dir, sample_files, tmp_path):
     report = (tmp_path / "qs" / "report.md").read_text()
     assert "About the warm-start" in report and "drawn at random" in report
     assert json.loads((tmp_path / "qs" / "summary.json").read_text())["steps"] == 2
+    first = json.loads((tmp_path / "qs" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["kl"] == pytest.approx(0.0, abs=1e-6)  # not the untrained model it was loaded as
