@@ -1,6 +1,7 @@
 """How fast can the quickstart policy learn which modality tag fits which image? A diagnostic.
 
     python benchmarks/modality_learnability.py [--steps 100] [--prompts 8] [--group 8] [--lrs 1e-3,3e-4]
+                                               [--betas 0,0.3]
 
 The quickstart (issue 4) must lift held-out modality tag accuracy to 0.6 through the reward. This
 script separates "can the model tell the modalities apart" from "can a reward teach it" on the same
@@ -8,13 +9,18 @@ tiny policy, the same bundled samples and the same warm-start (random tags) as t
 
   probe       a linear classifier on the mean-pooled vision features of the untrained policy
               (full supervision; an upper bound on what the features carry)
-  supervised  the policy trained with cross-entropy over the 7 tags (teacher-forced tag scores)
-  reward      the idealised RL case: for each prompt the policy's distribution over the 7 tags
-              (teacher-forced, renormalised), `group` tags sampled from it, reward 1 for the true
-              tag, group-normalised advantages (GRPO), policy gradient on the tag's log-probability.
-              No answer tokens, no malformed tags, no other reward components: real RL is noisier.
+  supervised  the policy trained with cross-entropy on the true tag's tokens (teacher-forced)
+  reward      the idealised RL case: for each prompt the policy's probability of opening its reply
+              with each of the 7 tags (teacher-forced, the product of the tag's token
+              probabilities) plus an 8th outcome, "anything else"; `group` outcomes sampled from it,
+              reward 1 for the true tag, group-normalised advantages (GRPO), policy gradient on the
+              sampled outcome's log-probability;
+              with beta > 0 plus TRL's KL term (the k3 estimate on the sampled tags) towards the
+              warm-started policy. No answer tokens, no malformed tags, no other reward components:
+              real RL is noisier.
 
-Each row reports held-out and training tag accuracy (argmax over the 7 tags) and the wall time;
+Each row reports held-out and training tag accuracy of greedy replies (the quickstart's held-out
+measure: the reply must open with the true tag) and the wall time;
 the last lines give the ratios reward / supervised measured in this run. CPU only, a few minutes.
 """
 
@@ -67,19 +73,30 @@ class TagScorer:
             mask[i, -self.lengths[i % n_tags] :] = 1
         return (token_lp * mask).sum(-1).view(len(rows), n_tags)
 
-    def accuracy(self, model, rows, batch=16):
+    @staticmethod
+    def outcomes(scores):
+        """Log-probabilities of the 7 tags and of "anything else" (a malformed or other opening).
+
+        Renormalising over the 7 tags alone would let a policy gain by spoiling the continuations of
+        wrong tags (a distribution greedy decoding never follows), so the rest keeps its mass.
+        """
         import torch
+
+        total = torch.logsumexp(scores, -1, keepdim=True).clamp(max=-1e-6)
+        other = torch.log(-torch.expm1(total))
+        return torch.cat([scores, other], -1)
+
+    def accuracy(self, model, rows, max_new_tokens=12):
+        """Share of greedy replies that open with the row's tag (what generation does, not an argmax)."""
+        from medix_r1.training.heldout import generate_batch
 
         was = model.training
         model.eval()
-        hits = 0
-        with torch.no_grad():
-            for i in range(0, len(rows), batch):
-                chunk = rows[i : i + batch]
-                best = self(model, chunk).argmax(-1).tolist()
-                hits += sum(self.tags[j] == r["modality"] for j, r in zip(best, chunk, strict=True))
+        replies = generate_batch(model, self.processor, rows, max_new_tokens=max_new_tokens)
         model.train(was)
-        return hits / len(rows)
+        return sum(
+            reply.strip().startswith(r["modality"]) for reply, r in zip(replies, rows, strict=True)
+        ) / len(rows)
 
 
 def linear_probe(model, processor, train_rows, test_rows, tags):
@@ -117,9 +134,12 @@ def linear_probe(model, processor, train_rows, test_rows, tags):
     return train_acc, test_acc
 
 
-def train_tags(model, scorer, rows, *, mode, steps, prompts, group, lr, seed):
-    """Train ``model`` in place on the tag choice: ``mode`` is ``supervised`` or ``reward``."""
+def train_tags(model, scorer, rows, *, mode, steps, prompts, group, lr, seed, beta=0.0):
+    """Train ``model`` in place on the tag choice: ``mode`` is ``supervised`` or ``reward``; ``beta``
+    weighs a KL term towards ``model`` as it is on entry (as TRL's reference)."""
     import torch
+
+    ref = copy.deepcopy(model).eval() if beta else None
 
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -130,15 +150,20 @@ def train_tags(model, scorer, rows, *, mode, steps, prompts, group, lr, seed):
     for _ in range(steps):
         batch = rng.sample(rows, prompts)
         scores = scorer(model, batch)
-        log_p = scores.log_softmax(-1)
+        log_p = scorer.outcomes(scores)
         truth = torch.tensor([tags.index(r["modality"]) for r in batch])
         if mode == "supervised":
-            loss = torch.nn.functional.nll_loss(log_p, truth)
+            loss = -scores.gather(1, truth[:, None]).mean()
         else:
             picks = torch.multinomial(log_p.exp().detach(), group, replacement=True, generator=gen)
             reward = (picks == truth[:, None]).float()
             adv = (reward - reward.mean(1, keepdim=True)) / (reward.std(1, keepdim=True) + 1e-4)
-            loss = -(adv * scores.gather(1, picks)).mean()
+            loss = -(adv * log_p.gather(1, picks)).mean()
+            if ref is not None:
+                with torch.no_grad():
+                    ref_log_p = scorer.outcomes(scorer(ref, batch)).gather(1, picks)
+                delta = ref_log_p - log_p.gather(1, picks)
+                loss = loss + beta * (delta.exp() - delta - 1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -153,6 +178,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8, help="prompts per step (quickstart: 8)")
     parser.add_argument("--group", type=int, default=8, help="sampled tags per prompt (quickstart: 8)")
     parser.add_argument("--lrs", default="1e-3,3e-4", help="learning rates of the reward rows")
+    parser.add_argument(
+        "--betas", default="0,0.3", help="KL coefficients of the reward rows (each lr x beta)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -219,10 +247,13 @@ def main() -> None:
     )
     start_state = copy.deepcopy(model.state_dict())
 
-    runs = [("supervised", args.supervised_steps, 1e-3)]
-    runs += [("reward", args.steps, float(lr)) for lr in args.lrs.split(",") if lr.strip()]
-    held_out: list[tuple[str, float, float]] = []  # (mode, lr, held-out accuracy)
-    for mode, steps, lr in runs:
+    runs = [("supervised", args.supervised_steps, 1e-3, 0.0)]
+    betas = [float(b) for b in args.betas.split(",") if b.strip()] or [0.0]
+    runs += [
+        ("reward", args.steps, float(lr), beta) for beta in betas for lr in args.lrs.split(",") if lr.strip()
+    ]
+    held_out: list[tuple[str, float, float, float]] = []  # (mode, lr, beta, held-out accuracy)
+    for mode, steps, lr, beta in runs:
         model.load_state_dict(start_state)
         started = time.perf_counter()
         train_tags(
@@ -235,15 +266,16 @@ def main() -> None:
             group=args.group,
             lr=lr,
             seed=args.seed,
+            beta=beta,
         )
         held = scorer.accuracy(model, test_rows)
         label = f"{mode} ({steps} steps x {args.prompts} prompts" + (
-            f" x {args.group})" if mode == "reward" else ")"
+            f" x {args.group}{f', KL {beta:g}' if beta else ''})" if mode == "reward" else ")"
         )
         rows.append(
             (label, f"{lr:g}", scorer.accuracy(model, train_eval), held, time.perf_counter() - started)
         )
-        held_out.append((mode, lr, held))
+        held_out.append((mode, lr, beta, held))
 
     print(
         f"modality learnability: {len(train_rows)} train / {len(test_rows)} held-out records, {len(tags)} tags; "
@@ -253,10 +285,12 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for label, lr, train_acc, test_acc, seconds in rows:
         print(f"| {label} | {lr} | {train_acc:.3f} | {test_acc:.3f} | {seconds:.1f} |")
-    supervised = held_out[0][2]
-    for mode, lr, value in held_out[1:]:
+    supervised = held_out[0][3]
+    for mode, lr, beta, value in held_out[1:]:
         versus = f"{value / supervised:.2f}x supervised" if supervised else "supervised scored 0"
-        print(f"{mode} {lr:g}: held-out {value:.3f} = {versus}, {value / majority:.2f}x majority tag")
+        print(
+            f"{mode} lr {lr:g} KL {beta:g}: held-out {value:.3f} = {versus}, {value / majority:.2f}x majority tag"
+        )
 
 
 if __name__ == "__main__":
