@@ -14,10 +14,9 @@ tiny policy, the same bundled samples and the same warm-start (random tags) as t
               with each of the 7 tags (teacher-forced, the product of the tag's token
               probabilities) plus an 8th outcome, "anything else"; `group` outcomes sampled from it,
               reward 1 for the true tag, group-normalised advantages (GRPO), policy gradient on the
-              sampled outcome's log-probability;
-              with beta > 0 plus TRL's KL term (the k3 estimate on the sampled tags) towards the
-              warm-started policy. No answer tokens, no malformed tags, no other reward components:
-              real RL is noisier.
+              sampled outcome's log-probability; with beta > 0 plus TRL's KL term (the k3 estimate
+              on the sampled outcomes) towards the warm-started policy. No answer tokens and no
+              other reward components: real RL is noisier.
 
 Each row reports held-out and training tag accuracy of greedy replies (the quickstart's held-out
 measure: the reply must open with the true tag) and the wall time;
