@@ -189,7 +189,7 @@ def main() -> None:
     from medix_r1.training.dataset import build_rl_dataset, load_training_records
     from medix_r1.training.presets import get_preset
     from medix_r1.training.trl_backend import build_composite
-    from medix_r1.training.warmstart import run_warmstart
+    from medix_r1.training.warmstart import run_configured_warmstart
 
     torch.manual_seed(args.seed)
     config = get_preset("quickstart")
@@ -222,19 +222,7 @@ def main() -> None:
 
     ws = config.warmstart
     started = time.perf_counter()
-    run_warmstart(
-        model,
-        processor,
-        train_rows,
-        fmt,
-        steps=ws.steps,
-        batch_size=ws.batch_size,
-        learning_rate=ws.learning_rate,
-        tag_policy="random",
-        reasoning=ws.reasoning,
-        seed=args.seed,
-        progress=False,
-    )
+    run_configured_warmstart(model, processor, train_rows, fmt, ws, seed=args.seed, progress=False)
     rows.append(
         (
             f"warm-start ({ws.steps} steps, random tags)",

@@ -183,12 +183,21 @@ def test_judge_outage_stops_with_a_resumable_checkpoint(tiny_config):
     assert not metrics.exists() or metrics.read_text() == ""  # no step was trained or logged
 
 
-def test_kl_reference_is_the_warm_started_policy(tiny_config):
+def test_kl_reference_is_the_warm_started_policy(tiny_config, monkeypatch):
     """With a KL term, the reference is the policy as RL starts: at the first step (before any update)
     the logged KL is exactly 0. A reference rebuilt from the model's path (the untrained model) would
     give a large KL there."""
+    from medix_r1.training import trl_backend
     from medix_r1.training.trl_backend import TrainingStopped, train_trl
 
+    sources = []
+    original = trl_backend.set_reference
+
+    def recording(trainer, source):
+        sources.append(source)
+        return original(trainer, source)
+
+    monkeypatch.setattr(trl_backend, "set_reference", recording)
     overrides = (
         "algorithm.beta=0.1",
         "algorithm.dynamic_filtering=false",
@@ -207,6 +216,7 @@ def test_kl_reference_is_the_warm_started_policy(tiny_config):
     longer = tiny_config(*overrides, "schedule.max_steps=2")
     resumed = train_trl(longer, composite=length_composite(longer))
     assert [r["step"] for r in resumed.metrics] == [1, 2]
+    assert sources[-1] == result.run_dir / "warmstart"
     # ... and refuses to resume with a different one when that folder is gone.
     import shutil
 

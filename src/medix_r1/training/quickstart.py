@@ -95,7 +95,7 @@ def quickstart(
     from medix_r1.training.presets import get_preset
     from medix_r1.training.report import write_run_outputs
     from medix_r1.training.trl_backend import build_composite, train_trl
-    from medix_r1.training.warmstart import run_warmstart
+    from medix_r1.training.warmstart import run_configured_warmstart
 
     out = Path(out)
     config: TrainConfig = apply_overrides(
@@ -157,18 +157,7 @@ def quickstart(
     if ws.enabled:
         echo(f"[3/6] supervised warm-start on the output format ({ws.steps} steps, tags {ws.tag_policy})")
         train_rows = [dict(r) for r in train_ds]
-        result = run_warmstart(
-            model,
-            processor,
-            train_rows,
-            fmt,
-            steps=ws.steps,
-            batch_size=ws.batch_size,
-            learning_rate=ws.learning_rate,
-            tag_policy=ws.tag_policy,
-            reasoning=ws.reasoning,
-            seed=config.data.seed,
-        )
+        result = run_configured_warmstart(model, processor, train_rows, fmt, ws, seed=config.data.seed)
         warm.update(
             steps=result.steps,
             seconds=round(result.seconds, 1),
@@ -183,12 +172,10 @@ def quickstart(
     else:
         echo("[3/6] warm-start disabled; [4/6] skipped")
 
-    # TRL builds the KL reference (algorithm.beta > 0) from the model's path: point it at the policy
-    # as RL starts (the warm-started one), not at the random model it was first loaded from.
+    # The policy as RL starts; train_trl reads its KL reference (algorithm.beta > 0) from here.
     from medix_r1.models import save_policy
 
     start_dir = save_policy(model, processor, out / "warmstart")
-    model.config._name_or_path = str(start_dir)
     echo(
         f"[5/6] RL: {config.algorithm.name} on {len(rl_ds)} prompts, {config.schedule.max_steps} steps of "
         f"{config.rollout.prompts_per_step} prompts x {config.rollout.group_size} responses"

@@ -554,20 +554,14 @@ def train_trl(
     warm_dir = run_dir / "warmstart"
     if warmstart and config.warmstart.enabled and resume is None:
         from medix_r1.models import save_policy
-        from medix_r1.training.warmstart import run_warmstart
+        from medix_r1.training.warmstart import run_configured_warmstart
 
-        ws = config.warmstart
-        rows = [dict(row) for row in trainer.train_dataset]
-        run_warmstart(
+        run_configured_warmstart(
             trainer.model,
             trainer.processing_class,
-            rows,
+            [dict(row) for row in trainer.train_dataset],
             parts.get("composite", trainer.composite).fmt,
-            steps=ws.steps,
-            batch_size=ws.batch_size,
-            learning_rate=ws.learning_rate,
-            tag_policy=ws.tag_policy,
-            reasoning=ws.reasoning,
+            config.warmstart,
             seed=config.data.seed,
             progress=config.logging.console,
         )
@@ -575,10 +569,11 @@ def train_trl(
         save_policy(trainer.model, trainer.processing_class, warm_dir)
         set_reference(trainer, trainer.model)
         trainer.model.train()
-    elif warmstart and config.warmstart.enabled and config.algorithm.beta > 0:
+    elif config.warmstart.enabled and config.algorithm.beta > 0:
+        # A resumed run, or a caller that ran the warm-start itself (the quickstart) and saved it here.
         if not (warm_dir / "config.json").is_file():
             raise TrainingStopped(
-                f"cannot resume {run_dir} with algorithm.beta={config.algorithm.beta}: the KL reference is the "
+                f"cannot train {run_dir} with algorithm.beta={config.algorithm.beta}: the KL reference is the "
                 f"warm-started policy, saved in {warm_dir}, and that folder is missing. Start a fresh run "
                 "(checkpoint.resume=none) or set warmstart.enabled=false",
                 resume,

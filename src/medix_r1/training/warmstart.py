@@ -19,11 +19,14 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medix_r1.parsing import ResponseFormat
 
-__all__ = ["WarmStartResult", "warmstart_target", "run_warmstart"]
+if TYPE_CHECKING:  # pragma: no cover
+    from medix_r1.training.config import WarmStartSection
+
+__all__ = ["WarmStartResult", "warmstart_target", "run_warmstart", "run_configured_warmstart"]
 
 
 @dataclass
@@ -148,4 +151,30 @@ def run_warmstart(
         first_loss=losses[0] if losses else float("nan"),
         last_loss=sum(tail) / len(tail) if tail else float("nan"),
         tags=tags,
+    )
+
+
+def run_configured_warmstart(
+    model: Any,
+    processor: Any,
+    rows: Sequence[dict[str, Any]],
+    fmt: ResponseFormat,
+    section: WarmStartSection,
+    *,
+    seed: int,
+    progress: bool = True,
+) -> WarmStartResult:
+    """:func:`run_warmstart` with the settings of a config's ``warmstart`` section."""
+    return run_warmstart(
+        model,
+        processor,
+        rows,
+        fmt,
+        steps=section.steps,
+        batch_size=section.batch_size,
+        learning_rate=section.learning_rate,
+        tag_policy=section.tag_policy,
+        reasoning=section.reasoning,
+        seed=seed,
+        progress=progress,
     )
