@@ -66,14 +66,14 @@ def test_build_ranks_two_runs_into_html_and_csv(tmp_path):
         ("2", "Model_B", "62.50", "25.00", "100.00", "j-14b"),
     ]
     page = (tmp_path / "site" / "index.html").read_text()
-    assert "<th data-col='5' title='click to sort'>medqa</th>" in page and "addEventListener" in page
+    assert "<th data-col='6' title='click to sort'>medqa</th>" in page and "addEventListener" in page
 
 
 def test_submit_then_verify_roundtrip_and_tamper_detection(tmp_path):
     d = _run_dir(tmp_path / "out", "Model_A", _rows("medqa", [1, 0, 1]))
     (d / "scores.json").write_text(json.dumps({"model": "Model_A", "tasks": {"medqa": 2 / 3}}))
     z = make_submission(d)
-    assert z.name == submission_name("Model_A") and z.parent == tmp_path / "out"
+    assert z.name == submission_name("Model_A") and z.parent == tmp_path / "submissions"  # not in out/
     with zipfile.ZipFile(z) as zf:
         assert sorted(zf.namelist()) == [
             "Model_A/Model_A.jsonl",

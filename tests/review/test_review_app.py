@@ -54,7 +54,8 @@ def test_no_wrong_or_foreign_token_gets_nothing(study, runs, tmp_path):
     )
     assert r.status_code == 401 and "not valid" in r.text and COOKIE not in r.cookies
     r = c.post("/login", data={"token": token}, follow_redirects=False)
-    assert r.status_code == 303 and r.cookies.get(COOKIE) == token
+    assert r.status_code == 303 and r.cookies.get(COOKIE).startswith("mxs_")
+    assert token not in r.headers["set-cookie"]  # the cookie is a session id, never the token
     assert (
         "httponly" in r.headers["set-cookie"].lower() and "samesite=strict" in r.headers["set-cookie"].lower()
     )

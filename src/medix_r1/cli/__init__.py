@@ -10,6 +10,8 @@ import importlib
 
 import typer
 
+from medix_r1.cli.handler import guard_app, print_error
+
 app = typer.Typer(
     name="medix-r1",
     help="Train medical VLMs with the MediX-R1 composite reward, evaluate them, and show them.",
@@ -34,6 +36,14 @@ for _module, _name in _GROUPS:
 for _module in _COMMANDS:
     importlib.import_module(f"medix_r1.cli.{_module}").register(app)
 
+# One top-level handler (issue 17, point 6): every command turns our errors into `error: ...` lines
+# with an exit code, never a traceback (medix_r1.cli.handler).
+guard_app(app)
+
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # raised outside a command (while parsing); commands handle their own
+        print_error("interrupted")
+        raise SystemExit(130) from None

@@ -324,14 +324,19 @@ def list_tasks(
 def submit(
     run_dir: Path = typer.Argument(..., help="OUT/<model> (or OUT holding one model folder)."),
     out_dir: Path | None = typer.Option(
-        None, "--out", help="Where to write the zip (default: next to the run folder)."
+        None, "--out", help="Folder for the zip (default: submissions/ beside the output folder)."
+    ),
+    include_urls: bool = typer.Option(
+        False, "--include-urls", help="Keep the candidate/judge URLs and local paths in run.json."
     ),
 ) -> None:
     """Zip a run folder as <id>_<model>_submission.zip (published naming)."""
     from medix_r1.evaluation import make_submission
 
     try:
-        path = make_submission(run_dir, out_dir)
-    except FileNotFoundError as exc:
+        path = make_submission(run_dir, out_dir, include_urls=include_urls)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(str(path))
+    if not include_urls:
+        typer.echo("(run.json and scores.json went in without internal URLs; --include-urls keeps them)", err=True)

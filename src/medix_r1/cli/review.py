@@ -7,6 +7,7 @@ a database named by a URL; give a URL holding credentials through an environment
     medix-r1 review create --pairwise results/A results/B --n 40 --seed 1 --out study.db
     medix-r1 review add-reviewer study.db --name "Dr A"      # prints the token once
     medix-r1 review serve study.db --port 8765
+    medix-r1 review revoke-reviewer study.db --reviewer "Dr A"  # token refused, sessions ended
     medix-r1 review report study.db                           # study_report/report.md, .html, chart
 """
 
@@ -143,8 +144,19 @@ def add_reviewer(
 @app.command("serve")
 def serve(
     study: Path | None = typer.Argument(None, help="The study file (or use --db-url / --db-url-env)."),
-    port: int = typer.Option(8765, "--port", help="Port to listen on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface (0.0.0.0 to serve the network)."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Interface. Anything but loopback needs --tls-cert/--tls-key (or --insecure-http).",
+    ),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="TLS certificate (PEM) to serve HTTPS."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="TLS private key (PEM) for --tls-cert."),
+    insecure_http: bool = typer.Option(
+        False,
+        "--insecure-http",
+        help="Allow plain HTTP on a non-loopback --host (only behind a TLS proxy).",
+    ),
     study_id: str | None = typer.Option(
         None, "--study-id", help="Which study, when a database holds several."
     ),
@@ -152,11 +164,59 @@ def serve(
     db_url_env: str | None = typer.Option(None, "--db-url-env", help=_DB_URL_ENV_HELP),
 ) -> None:
     """Serve the reviewer page (one item at a time; reviewers sign in with their token)."""
+    from medix_r1.review.app import ServeRefused, check_serve, is_loopback
     from medix_r1.review.app import serve as serve_app
 
+    cert = str(tls_cert) if tls_cert else None
+    key = str(tls_key) if tls_key else None
+    try:  # before opening the study: a refused start touches nothing
+        check_serve(host, tls_cert=cert, tls_key=key, insecure_http=insecure_http)
+    except ServeRefused as exc:
+        raise _fail(str(exc)) from None
+    _check_port(host, port)
     store = _open(study, db_url, db_url_env, study_id)
-    typer.echo(f"{store.describe()}\nreview page: http://{host}:{port}/  (Ctrl-C to stop)", err=True)
-    serve_app(store, host=host, port=port)
+    scheme = "https" if cert else "http"
+    typer.echo(f"{store.describe()}\nreview page: {scheme}://{host}:{port}/  (Ctrl-C to stop)", err=True)
+    if not cert and not is_loopback(host):
+        typer.echo("warning: plain HTTP on a network interface (--insecure-http)", err=True)
+    serve_app(store, host=host, port=port, tls_cert=cert, tls_key=key, insecure_http=insecure_http)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Say plainly when the port is taken, before the server starts."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: only a listener clashes
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)") from None
+
+
+@app.command("revoke-reviewer")
+def revoke_reviewer(
+    study: Path | None = typer.Argument(None, help="The study file (or use --db-url / --db-url-env)."),
+    reviewer: str = typer.Option(
+        ..., "--reviewer", help="The reviewer's id or name (as `medix-r1 review status` lists them)."
+    ),
+    study_id: str | None = typer.Option(
+        None, "--study-id", help="Which study, when a database holds several."
+    ),
+    db_url: str | None = typer.Option(None, "--db-url", help=_DB_URL_HELP),
+    db_url_env: str | None = typer.Option(None, "--db-url-env", help=_DB_URL_ENV_HELP),
+) -> None:
+    """Refuse a reviewer's token from now on and sign them out everywhere (their votes are kept)."""
+    from medix_r1.review import StudyError
+
+    store = _open(study, db_url, db_url_env, study_id)
+    try:
+        found = store.find_reviewer(reviewer)
+        store.revoke_reviewer(found.reviewer_id)
+    except StudyError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"revoked reviewer {found.name} ({found.reviewer_id}); their votes are kept")
 
 
 @app.command("report")
@@ -203,4 +263,5 @@ def status(
     typer.echo(store.describe())
     for r in store.reviewers():
         done, total = store.progress(r.reviewer_id)
-        typer.echo(f"  {r.name:24s} {r.reviewer_id}  {done}/{total}")
+        revoked = "  (revoked)" if store.is_revoked(r.reviewer_id) else ""
+        typer.echo(f"  {r.name:24s} {r.reviewer_id}  {done}/{total}{revoked}")

@@ -1,9 +1,16 @@
 """The reviewer web app (``medix-r1 review serve STUDY --port P``): one item at a time, blind.
 
 A small Starlette app, served by uvicorn. A reviewer signs in with the access token the study owner
-made (``medix-r1 review add-reviewer``); the token travels in an HttpOnly, SameSite=Strict cookie (or
-an ``Authorization: Bearer`` header for scripts). Without a valid token every route but the sign-in
-page answers 401 with an empty body: no item, image or progress is served.
+made (``medix-r1 review add-reviewer``); the browser then holds a session id in an HttpOnly,
+SameSite=Strict cookie (Secure over TLS), never the token. Signing out deletes the session, so a
+copied cookie stops working; ``medix-r1 review revoke-reviewer`` ends a reviewer's sessions and
+refuses their token. Scripts may send the token as ``Authorization: Bearer``. Without a valid
+session or token every route but the sign-in page answers 401 with an empty body: no item, image
+or progress is served. Failed sign-ins (form or header) are rate limited per client
+(:class:`~medix_r1.review.ratelimit.LoginLimiter`, answered 429 with ``Retry-After``).
+
+:func:`serve` listens on loopback by default; another interface needs TLS (``tls_cert`` and
+``tls_key``) unless the caller explicitly accepts plain HTTP (``insecure_http=True``).
 
 Reviewers see the question, the image, the reference (when the study shows it) and the answers
 labelled only "Answer 1" / "Answer 2" in the item's recorded side order, each with its modality tag
@@ -23,9 +30,10 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs
 
+from medix_r1.review.ratelimit import LoginLimiter
 from medix_r1.review.store import DuplicateVoteError, Item, ReviewStore, StudyError
 
-__all__ = ["create_app", "serve", "COOKIE", "item_for_reviewer"]
+__all__ = ["create_app", "serve", "COOKIE", "item_for_reviewer", "is_loopback", "ServeRefused"]
 
 COOKIE = "mxr_review"
 _MAX_BODY = 64 * 1024
@@ -68,8 +76,8 @@ def item_for_reviewer(store: ReviewStore, item: Item) -> dict[str, Any]:
     }
 
 
-def create_app(store: ReviewStore) -> Any:
-    """The ASGI app for one study."""
+def create_app(store: ReviewStore, *, limiter: LoginLimiter | None = None) -> Any:
+    """The ASGI app for one study (``limiter``: the sign-in rate limit; default 5 failures a minute)."""
     try:
         from starlette.applications import Starlette
         from starlette.concurrency import run_in_threadpool
@@ -82,14 +90,29 @@ def create_app(store: ReviewStore) -> Any:
     kind = store.study.kind
     buttons = PAIRWISE_BUTTONS if kind == "pairwise" else AUDIT_BUTTONS
 
-    def _token(request: Request) -> str | None:
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip()
-        return request.cookies.get(COOKIE)
+    limits = limiter if limiter is not None else LoginLimiter()
+
+    def _client(request: Request) -> str:
+        return request.client.host if request.client is not None else "?"
 
     def _reviewer(request: Request) -> Any:
-        return store.authenticate(_token(request))
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):  # scripts: the token itself, rate limited on failure
+            client = _client(request)
+            if limits.retry_after(client):
+                return None
+            found = store.authenticate(auth[7:].strip())
+            if found is None:
+                limits.failed(client)
+            return found
+        return store.session_reviewer(request.cookies.get(COOKIE))
+
+    def _too_many(wait: int, nonce: str | None = None) -> Response:
+        headers = {**_headers(nonce), "Retry-After": str(wait)}
+        if nonce is None:
+            return Response(status_code=429, headers=headers)
+        page = _login_page(nonce, error=f"Too many failed sign-ins. Try again in {wait} seconds.")
+        return HTMLResponse(page, status_code=429, headers=headers)
 
     def _headers(nonce: str | None = None) -> dict[str, str]:
         h = {
@@ -116,23 +139,36 @@ def create_app(store: ReviewStore) -> Any:
         return HTMLResponse(_review_page(nonce, kind, buttons, reviewer.name), headers=_headers(nonce))
 
     async def login(request: Request) -> Response:
+        client = _client(request)
+        wait = limits.retry_after(client)
+        if wait:
+            return _too_many(wait, secrets.token_urlsafe(16))
         body = (await request.body())[:_MAX_BODY].decode("utf-8", "replace")
         token = (parse_qs(body).get("token") or [""])[0].strip()
         reviewer = await run_in_threadpool(store.authenticate, token)
         if reviewer is None:
+            limits.failed(client)
             nonce = secrets.token_urlsafe(16)
             return HTMLResponse(
                 _login_page(nonce, error="That token is not valid for this study."),
                 status_code=401,
                 headers=_headers(nonce),
             )
+        limits.succeeded(client)
+        session_id = await run_in_threadpool(store.start_session, reviewer.reviewer_id)
         resp = RedirectResponse("./", status_code=303, headers=_headers())
         resp.set_cookie(
-            COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+            COOKIE,
+            session_id,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
         )
         return resp
 
     async def logout(request: Request) -> Response:
+        await run_in_threadpool(store.end_session, request.cookies.get(COOKIE))
         resp = RedirectResponse("./", status_code=303, headers=_headers())
         resp.delete_cookie(COOKIE, path="/")
         return resp
@@ -149,7 +185,8 @@ def create_app(store: ReviewStore) -> Any:
     async def api_next(request: Request) -> Response:
         reviewer = await run_in_threadpool(_reviewer, request)
         if reviewer is None:
-            return _nothing()
+            wait = limits.retry_after(_client(request)) if "authorization" in request.headers else 0
+            return _too_many(wait) if wait else _nothing()
         payload = await run_in_threadpool(_next_payload, reviewer.reviewer_id)
         return JSONResponse(payload, headers=_headers())
 
@@ -215,11 +252,60 @@ def create_app(store: ReviewStore) -> Any:
     )
 
 
-def serve(store: ReviewStore, *, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve the study until interrupted (uvicorn; access log off)."""
+class ServeRefused(StudyError):
+    """The review app will not start as asked (an exposed interface without TLS, a missing file)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (``127.0.0.1``, ``::1``, ``localhost``).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1"), is_loopback("0.0.0.0")
+    (True, True, True, False)
+    """
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name other than localhost: it may resolve to anything
+        return False
+
+
+def check_serve(
+    host: str, *, tls_cert: str | None = None, tls_key: str | None = None, insecure_http: bool = False
+) -> None:
+    """Refuse an exposed interface without TLS (unless ``insecure_http``), and half a TLS pair."""
+    from pathlib import Path
+
+    if (tls_cert is None) != (tls_key is None):
+        raise ServeRefused("TLS needs both --tls-cert CERT.pem and --tls-key KEY.pem")
+    for flag, f in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if f is not None and not Path(f).is_file():
+            raise ServeRefused(f"{flag} {f}: no such file")
+    if tls_cert is None and not insecure_http and not is_loopback(host):
+        raise ServeRefused(
+            f"--host {host} serves the study to the network over plain HTTP (tokens and votes readable "
+            "on the wire, cookie not Secure): give --tls-cert CERT.pem --tls-key KEY.pem, or "
+            "--insecure-http if a TLS proxy in front of it handles this"
+        )
+
+
+def serve(
+    store: ReviewStore,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    insecure_http: bool = False,
+) -> None:
+    """Serve the study until interrupted (uvicorn; access log off). See :func:`check_serve`."""
     import uvicorn
 
-    uvicorn.run(create_app(store), host=host, port=port, log_level="warning", access_log=False)
+    check_serve(host, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http)
+    tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key} if tls_cert else {}
+    uvicorn.run(create_app(store), host=host, port=port, log_level="warning", access_log=False, **tls)
 
 
 # -- pages ------------------------------------------------------------------------------------------

@@ -12,19 +12,33 @@ even when two requests race.
 
 Tables: ``review_study`` (kind, settings, hidden model identities, token salt), ``review_item``
 (question, reference, answers in display order, the recorded side order), ``review_image`` (image
-bytes, once per sha256), ``review_reviewer`` (name and token hash), ``review_vote``.
+bytes, once per sha256), ``review_reviewer`` (name and token hash), ``review_vote``,
+``review_session`` (the hash of each signed-in browser's session id, its reviewer and expiry; a
+study made before sessions existed gets the table when it is next opened).
+
+A new SQLite study file is created readable by its owner only (mode 0600): it holds the hidden
+model identities and every vote. SQLite gives its ``-wal`` and ``-shm`` files the same mode.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medix_r1.review.tokens import hash_token, looks_like_token, new_salt, new_token, token_matches
+from medix_r1.review.tokens import (
+    hash_token,
+    looks_like_token,
+    new_salt,
+    new_session_id,
+    new_token,
+    session_digest,
+    token_matches,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -198,7 +212,19 @@ def _tables(sa: Any) -> tuple[Any, ...]:
         ),
         sa.UniqueConstraint("study_id", "item_id", "reviewer_id", name="uq_review_vote_once"),
     )
-    return md, study, image, item, reviewer, vote
+    session = sa.Table(
+        "review_session",
+        md,
+        sa.Column("study_id", sa.String(32), primary_key=True),
+        sa.Column("session_hash", sa.String(64), primary_key=True),
+        sa.Column("reviewer_id", sa.String(32), nullable=False),
+        sa.Column("created_at", sa.String(40), nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["study_id", "reviewer_id"], ["review_reviewer.study_id", "review_reviewer.reviewer_id"]
+        ),
+    )
+    return md, study, image, item, reviewer, vote, session
 
 
 def _engine(url: str) -> Any:
@@ -237,7 +263,15 @@ class ReviewStore:
         self.engine = engine
         self.url = url
         self.study_id = study_id
-        self._md, self.t_study, self.t_image, self.t_item, self.t_reviewer, self.t_vote = _tables(sa)
+        (
+            self._md,
+            self.t_study,
+            self.t_image,
+            self.t_item,
+            self.t_reviewer,
+            self.t_vote,
+            self.t_session,
+        ) = _tables(sa)
         with engine.connect() as conn:
             row = (
                 conn.execute(sa.select(self.t_study).where(self.t_study.c.study_id == study_id))
@@ -252,6 +286,10 @@ class ReviewStore:
                 f"version {SCHEMA_VERSION}: use the medix-r1 version that made it"
             )
         self._salt: str = row["salt"]
+        try:  # studies made before sessions existed: add the table (no other table changes)
+            self._md.create_all(engine, tables=[self.t_session], checkfirst=True)
+        except sa.exc.OperationalError:  # a read-only file: signing in will say so
+            pass
         self.study = Study(
             study_id=row["study_id"],
             kind=row["kind"],
@@ -307,6 +345,10 @@ class ReviewStore:
             if path.exists():
                 raise StudyError(f"{path} already exists: choose another --out, or delete it first")
             path.parent.mkdir(parents=True, exist_ok=True)
+            try:  # owner-only from the first byte (no window where it is world-readable)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                raise StudyError(f"{path} already exists: choose another --out, or delete it first") from None
         engine = _engine(url)
         md, t_study, t_image, t_item, *_ = _tables(sa)
         md.create_all(engine)
@@ -377,15 +419,87 @@ class ReviewStore:
             return [Reviewer(r["reviewer_id"], r["name"], r["created_at"]) for r in rows]
 
     def revoke_reviewer(self, reviewer_id: str) -> None:
-        t = self.t_reviewer
+        """Refuse the reviewer's token from now on and end every session they have open."""
+        t, s = self.t_reviewer, self.t_session
         with self.engine.begin() as conn:
             done = conn.execute(
                 t.update()
                 .where(t.c.study_id == self.study_id, t.c.reviewer_id == reviewer_id)
                 .values(revoked=True)
             )
+            if done.rowcount == 1:
+                conn.execute(s.delete().where(s.c.study_id == self.study_id, s.c.reviewer_id == reviewer_id))
         if done.rowcount != 1:
             raise StudyError(f"study {self.study_id} has no reviewer {reviewer_id!r}")
+
+    def find_reviewer(self, who: str) -> Reviewer:
+        """The reviewer with this id, or the one reviewer with this name (an error names the choices)."""
+        who = who.strip()
+        everyone = self.reviewers()
+        by_id = [r for r in everyone if r.reviewer_id == who]
+        by_name = [r for r in everyone if r.name == who]
+        if by_id:
+            return by_id[0]
+        if len(by_name) == 1:
+            return by_name[0]
+        listed = ", ".join(f"{r.name} ({r.reviewer_id})" for r in everyone) or "none"
+        if by_name:
+            raise StudyError(f"{len(by_name)} reviewers are named {who!r}: give the id (reviewers: {listed})")
+        raise StudyError(f"study {self.study_id} has no reviewer {who!r} (reviewers: {listed})")
+
+    def is_revoked(self, reviewer_id: str) -> bool:
+        sa, t = self.sa, self.t_reviewer
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                sa.select(t.c.revoked).where(t.c.study_id == self.study_id, t.c.reviewer_id == reviewer_id)
+            ).first()
+        return r is None or bool(r[0])
+
+    # -- sessions (what the browser's cookie carries; never the token) ----------------------------
+    def start_session(self, reviewer_id: str, *, ttl_s: float = 12 * 3600) -> str:
+        """A new session id for a signed-in reviewer (only its hash is stored)."""
+        session_id = new_session_id()
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.t_session.insert().values(
+                    study_id=self.study_id,
+                    session_hash=session_digest(session_id),
+                    reviewer_id=reviewer_id,
+                    created_at=_now(),
+                    expires_at=time.time() + ttl_s,
+                )
+            )
+        return session_id
+
+    def session_reviewer(self, session_id: str | None) -> Reviewer | None:
+        """The reviewer of a live session, or ``None`` (unknown, ended, expired, reviewer revoked)."""
+        if not looks_like_token(session_id):
+            return None
+        sa, s, t = self.sa, self.t_session, self.t_reviewer
+        with self.engine.connect() as conn:
+            r = (
+                conn.execute(
+                    sa.select(t, s.c.expires_at)
+                    .join(s, sa.and_(s.c.study_id == t.c.study_id, s.c.reviewer_id == t.c.reviewer_id))
+                    .where(s.c.study_id == self.study_id, s.c.session_hash == session_digest(session_id))
+                )
+                .mappings()
+                .first()
+            )
+        if r is None or r["revoked"] or r["expires_at"] < time.time():
+            return None
+        return Reviewer(r["reviewer_id"], r["name"], r["created_at"])
+
+    def end_session(self, session_id: str | None) -> bool:
+        """End a session (sign out); ``True`` when there was one."""
+        if not looks_like_token(session_id):
+            return False
+        s = self.t_session
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                s.delete().where(s.c.study_id == self.study_id, s.c.session_hash == session_digest(session_id))
+            )
+        return done.rowcount > 0
 
     def authenticate(self, token: str | None) -> Reviewer | None:
         """The reviewer a token belongs to, or ``None`` (missing, malformed, revoked, other study's)."""

@@ -15,6 +15,14 @@ True
 (True, False)
 >>> token_matches(token, new_salt(), digest)  # another study's salt
 False
+
+A signed-in browser holds a session id (``mxs_`` + 43 random characters, 256 bits), never the
+token: signing out deletes the session, so a copied cookie stops working. The store keeps only
+``sha256(session id)``.
+
+>>> sid = new_session_id()
+>>> sid.startswith("mxs_") and len(sid) == 47 and len(session_digest(sid)) == 64
+True
 """
 
 from __future__ import annotations
@@ -23,9 +31,20 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["TOKEN_PREFIX", "new_token", "new_salt", "hash_token", "token_matches", "looks_like_token"]
+__all__ = [
+    "TOKEN_PREFIX",
+    "SESSION_PREFIX",
+    "new_token",
+    "new_salt",
+    "hash_token",
+    "token_matches",
+    "looks_like_token",
+    "new_session_id",
+    "session_digest",
+]
 
 TOKEN_PREFIX = "mxr_"
+SESSION_PREFIX = "mxs_"
 _TOKEN_BYTES = 24  # 32 URL-safe characters
 _MAX_TOKEN_LEN = 200  # longer input is refused before hashing
 
@@ -57,3 +76,13 @@ def looks_like_token(token: str | None) -> bool:
 def token_matches(token: str, salt: str, digest: str) -> bool:
     """Whether ``token`` hashes to ``digest`` under ``salt`` (constant-time comparison)."""
     return hmac.compare_digest(hash_token(token, salt).encode(), digest.encode())
+
+
+def new_session_id() -> str:
+    """A fresh session id for the cookie (only :func:`session_digest` of it is stored)."""
+    return SESSION_PREFIX + secrets.token_urlsafe(32)
+
+
+def session_digest(session_id: str) -> str:
+    """The stored form of a session id (unsalted: the id is 256 random bits, not a password)."""
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
