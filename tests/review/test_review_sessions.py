@@ -23,7 +23,9 @@ runner = CliRunner()
 
 @pytest.fixture
 def study(runs, tmp_path):
-    store = ReviewStore.create(tmp_path / "study.db", sample_pairwise(runs["good"], runs["weak"], n=4, seed=3))
+    store = ReviewStore.create(
+        tmp_path / "study.db", sample_pairwise(runs["good"], runs["weak"], n=4, seed=3)
+    )
     yield store
     store.close()
 
@@ -49,13 +51,19 @@ def test_the_cookie_is_a_session_id_and_sign_out_ends_it_for_a_replayed_copy(stu
     # ... and not after the reviewer signs out
     assert browser.post("/logout", follow_redirects=False).status_code == 303
     assert thief.get("/api/next").status_code == 401
-    assert starlette_testclient.TestClient(create_app(study), cookies={COOKIE: session}).get(
-        "/api/next"
-    ).status_code == 401
+    assert (
+        starlette_testclient.TestClient(create_app(study), cookies={COOKIE: session})
+        .get("/api/next")
+        .status_code
+        == 401
+    )
     # the raw token in the cookie is not a session
-    assert starlette_testclient.TestClient(create_app(study), cookies={COOKIE: token}).get(
-        "/api/next"
-    ).status_code == 401
+    assert (
+        starlette_testclient.TestClient(create_app(study), cookies={COOKIE: token})
+        .get("/api/next")
+        .status_code
+        == 401
+    )
 
 
 def test_revoke_reviewer_command_signs_them_out_and_refuses_the_token(study, tmp_path):
@@ -106,8 +114,19 @@ def test_failed_sign_ins_are_rate_limited_per_client(study):
 def test_a_new_study_file_is_readable_by_its_owner_only(runs, tmp_path):
     r = runner.invoke(
         cli,
-        ["review", "create", "--pairwise", str(runs["good"]), str(runs["weak"]), "--n", "2", "--seed", "1",
-         "--out", str(tmp_path / "s.db")],
+        [
+            "review",
+            "create",
+            "--pairwise",
+            str(runs["good"]),
+            str(runs["weak"]),
+            "--n",
+            "2",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "s.db"),
+        ],
     )
     assert r.exit_code == 0, r.output
     store = ReviewStore.open(tmp_path / "s.db")
@@ -122,7 +141,10 @@ def test_a_new_study_file_is_readable_by_its_owner_only(runs, tmp_path):
     [
         (["--host", "0.0.0.0"], "--host 0.0.0.0 serves the study to the network over plain HTTP"),
         (["--host", "192.168.1.5", "--tls-cert", "cert.pem"], "TLS needs both --tls-cert"),
-        (["--host", "0.0.0.0", "--tls-cert", "nope.pem", "--tls-key", "nope.key"], "--tls-cert nope.pem: no such file"),
+        (
+            ["--host", "0.0.0.0", "--tls-cert", "nope.pem", "--tls-key", "nope.key"],
+            "--tls-cert nope.pem: no such file",
+        ),
         (["--port", "0"], "Invalid value for '--port'"),
     ],
 )

@@ -339,4 +339,6 @@ def submit(
         raise _fail(str(exc)) from None
     typer.echo(str(path))
     if not include_urls:
-        typer.echo("(run.json and scores.json went in without internal URLs; --include-urls keeps them)", err=True)
+        typer.echo(
+            "(run.json and scores.json went in without internal URLs; --include-urls keeps them)", err=True
+        )

@@ -37,7 +37,9 @@ def build(
             typer.echo(f"       not comparable: {flag}")
     flagged = sum(1 for e in entries if e.flags)
     if flagged:
-        typer.echo(f"warning: {flagged} of {len(entries)} run(s) are flagged as not comparable (flags column)")
+        typer.echo(
+            f"warning: {flagged} of {len(entries)} run(s) are flagged as not comparable (flags column)"
+        )
     typer.echo(f"wrote {site / 'index.html'} and {site / 'leaderboard.csv'}")
 
 

@@ -188,11 +188,15 @@ def _check_port(host: str, port: int) -> None:
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: only a listener clashes
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as uvicorn binds: only a listener clashes
         try:
             sock.bind((host.strip("[]"), port))
         except OSError as exc:
-            raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)") from None
+            raise _fail(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)"
+            ) from None
 
 
 @app.command("revoke-reviewer")

@@ -102,7 +102,9 @@ def _json(path: Path) -> dict[str, Any]:
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise LeaderboardError(f"{path} is not JSON ({exc}); rerun `medix-r1 eval run ... --phases score`") from None
+        raise LeaderboardError(
+            f"{path} is not JSON ({exc}); rerun `medix-r1 eval run ... --phases score`"
+        ) from None
     return loaded if isinstance(loaded, dict) else {}
 
 
@@ -140,7 +142,9 @@ def _from_dir(d: Path) -> Entry:
     entry = _entry(_recorded_model(str(d), stem, run, meta), str(d), rows, order or None)
     entry.judge_audit = read_judge_audit(d)
     entry.torn = read.torn
-    limit = run.get("limit", (meta.get("run") or {}).get("limit") if isinstance(meta.get("run"), dict) else None)
+    limit = run.get(
+        "limit", (meta.get("run") or {}).get("limit") if isinstance(meta.get("run"), dict) else None
+    )
     entry.limit = limit if isinstance(limit, int) else None
     return entry
 
@@ -398,7 +402,9 @@ def build_leaderboard(
     """Write ``SITE/index.html`` and ``SITE/leaderboard.csv``; returns the ranked, flagged entries."""
     site = Path(site)
     if site.exists() and not site.is_dir():
-        raise LeaderboardError(f"-o {site} is a file: the leaderboard is a folder (index.html, leaderboard.csv)")
+        raise LeaderboardError(
+            f"-o {site} is a file: the leaderboard is a folder (index.html, leaderboard.csv)"
+        )
     entries = _rank(flag_incomparable(collect_runs(inputs, notes=notes)))
     names = [e.model for e in entries]
     dup = sorted({n for n in names if names.count(n) > 1})

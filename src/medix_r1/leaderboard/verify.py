@@ -124,7 +124,9 @@ def inflate_member(
     if info.flag_bits & 0x1:
         raise UnsafeArchiveError(f"member {name!r} is encrypted")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise UnsafeArchiveError(f"member {name!r} uses compression method {info.compress_type} (only stored or deflate)")
+        raise UnsafeArchiveError(
+            f"member {name!r} uses compression method {info.compress_type} (only stored or deflate)"
+        )
     fp = zf.fp
     if fp is None:  # pragma: no cover - a closed archive
         raise UnsafeArchiveError("the archive is closed")
@@ -291,11 +293,17 @@ def _suite(
         unknown = [t for t in listed if t not in known]
         report.notes.append(
             f"suite from its run.json: {len(listed)} task(s)"
-            + (f"; sizes unchecked for tasks outside the published suite ({_few(unknown)})" if unknown else "")
+            + (
+                f"; sizes unchecked for tasks outside the published suite ({_few(unknown)})"
+                if unknown
+                else ""
+            )
         )
         return {t: known[t].expected_size if t in known else None for t in listed}
     if row_tasks and all(t.startswith("mini_") for t in row_tasks):
-        report.notes.append(f"suite: the offline mini-suite ({len(row_tasks)} task(s) in its ids; no run.json)")
+        report.notes.append(
+            f"suite: the offline mini-suite ({len(row_tasks)} task(s) in its ids; no run.json)"
+        )
         return {t: None for t in row_tasks}
     return {name: t.expected_size for name, t in known.items()}
 
@@ -353,7 +361,9 @@ def _verify_open(
         except ValueError:
             report.errors.append(f"{run_json} is not JSON")
     report.rows = rows
-    recorded = report.run.get("model") or (claimed_json.get("model") if isinstance(claimed_json, dict) else None)
+    recorded = report.run.get("model") or (
+        claimed_json.get("model") if isinstance(claimed_json, dict) else None
+    )
     report.model = str(recorded) if recorded else None
     if expected is None:
         row_tasks = []

@@ -22,6 +22,7 @@ model identities and every vote. SQLite gives its ``-wal`` and ``-shm`` files th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -286,10 +287,10 @@ class ReviewStore:
                 f"version {SCHEMA_VERSION}: use the medix-r1 version that made it"
             )
         self._salt: str = row["salt"]
-        try:  # studies made before sessions existed: add the table (no other table changes)
+        # studies made before sessions existed: add the table (no other table changes); on a
+        # read-only file signing in fails later and says so
+        with contextlib.suppress(sa.exc.OperationalError):
             self._md.create_all(engine, tables=[self.t_session], checkfirst=True)
-        except sa.exc.OperationalError:  # a read-only file: signing in will say so
-            pass
         self.study = Study(
             study_id=row["study_id"],
             kind=row["kind"],
@@ -497,7 +498,9 @@ class ReviewStore:
         s = self.t_session
         with self.engine.begin() as conn:
             done = conn.execute(
-                s.delete().where(s.c.study_id == self.study_id, s.c.session_hash == session_digest(session_id))
+                s.delete().where(
+                    s.c.study_id == self.study_id, s.c.session_hash == session_digest(session_id)
+                )
             )
         return done.rowcount > 0
 
