@@ -148,10 +148,13 @@ def inflate_member(
         nonlocal produced, crc
         produced += len(chunk)
         crc = zlib.crc32(chunk, crc)
-        if produced > limit:
+        if produced > info.file_size:  # the header lied: stop here, not at the limit
             raise UnsafeArchiveError(
-                f"member {name!r} inflates past {limit} bytes (its header says {info.file_size})"
+                f"member {name!r} inflates past the {info.file_size} bytes its header claims "
+                "(a lying header: a zip bomb?)"
             )
+        if produced > limit:
+            raise UnsafeArchiveError(f"member {name!r} inflates past {limit} bytes")
         if budget is not None:
             budget.left -= len(chunk)
             if budget.left < 0:
