@@ -35,7 +35,10 @@ def _console(stderr: bool = False):
 
 
 def _fail(message: str, code: int = 2) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
+    from rich.markup import escape
+
+    # the message is text, not markup: `[verl]` or a file named `[bold].jsonl` must survive
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
 
 
@@ -136,8 +139,13 @@ def stats(
     split: str | None = typer.Option(None, "--split", help="Split of a dataset folder or hub id."),
 ) -> None:
     """Counts per modality tag, source, split, answer length and images per record."""
-    from medix_r1.data.stats import dataset_stats, plot_stats, stats_tables
+    from medix_r1.data.stats import ChartPathError, chart_path, dataset_stats, plot_stats, stats_tables
 
+    if chart is not None:  # before reading the data: a bad --chart fails at once
+        try:
+            chart_path(chart)
+        except ChartPathError as exc:
+            _fail(str(exc))
     records, _ = _load(file, split)
     summary = dataset_stats(records)
     out = _console()

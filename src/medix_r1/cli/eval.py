@@ -14,6 +14,42 @@ import typer
 
 app = typer.Typer(help="Evaluate a model on the MediX-R1 suite with an LLM judge.", no_args_is_help=True)
 
+#: The judge's key has its own variable: the candidate's OPENAI_API_KEY never goes to the judge host.
+JUDGE_KEY_ENV = "MEDIX_JUDGE_API_KEY"
+
+
+def _check_names(model: str, base_url: str | None, judge_url: str | None) -> None:
+    """Refuse an empty model name and URLs that are not http(s) before anything starts."""
+    from medix_r1.evaluation.files import model_dirname
+
+    if not model.strip():
+        raise _fail("--model is empty: give the candidate's served name (it also names OUT/<model>/)")
+    try:
+        model_dirname(model)
+    except ValueError as exc:
+        raise _fail(f"--model {model!r}: {exc}") from None
+    for flag, url in (("--base-url", base_url), ("--judge-url", judge_url)):
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise _fail(f"{flag} {url!r}: expected an http:// or https:// URL, e.g. http://localhost:8000/v1")
+
+
+def _key_notes(candidate_env: str | None, base_url: str | None, judge_env: str, judge_url: str) -> None:
+    """Say where keys go: which variable each host gets, and when one key would reach two hosts."""
+    import os
+    from urllib.parse import urlsplit
+
+    both = bool(candidate_env) and candidate_env == judge_env and bool(os.environ.get(judge_env))
+    if both and base_url and urlsplit(base_url).netloc != urlsplit(judge_url).netloc:
+        typer.echo(
+            f"warning: ${judge_env} goes to both the candidate ({urlsplit(base_url).netloc}) and the "
+            f"judge ({urlsplit(judge_url).netloc}); give the judge its own --judge-api-key-env",
+            err=True,
+        )
+    if not os.environ.get(judge_env):
+        typer.echo(
+            f"note: ${judge_env} is not set: the judge at {judge_url} is called without a key", err=True
+        )
+
 
 def _fail(message: str) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
@@ -65,13 +101,15 @@ def run(
         None, "--model-path", help="Local model folder (transformers backend)."
     ),
     api_key_env: str = typer.Option(
-        "OPENAI_API_KEY", "--api-key-env", help="Environment variable with the candidate endpoint's key."
+        "OPENAI_API_KEY",
+        "--api-key-env",
+        help="Environment variable with the candidate endpoint's key (sent to --base-url only).",
     ),
     serve: bool = typer.Option(
         False, "--serve", help="Start `vllm serve --model` for the candidate (GPU extra)."
     ),
     tensor_parallel_size: int = typer.Option(
-        1, "--tensor-parallel-size", help="vLLM tensor parallelism with --serve."
+        1, "--tensor-parallel-size", min=1, help="vLLM tensor parallelism with --serve."
     ),
     judge_url: str | None = typer.Option(None, "--judge-url", help="Judge's OpenAI-compatible URL."),
     judge_model: str = typer.Option(
@@ -81,13 +119,16 @@ def run(
         "openai", "--judge-backend", help="openai | fake (a deterministic stand-in, offline demos only)."
     ),
     judge_api_key_env: str = typer.Option(
-        "OPENAI_API_KEY", "--judge-api-key-env", help="Environment variable with the judge endpoint's key."
+        JUDGE_KEY_ENV,
+        "--judge-api-key-env",
+        help="Environment variable with the judge endpoint's key (sent to --judge-url only; a separate "
+        "variable from the candidate's so one key never reaches both hosts).",
     ),
     judge_rounds: int = typer.Option(
-        3, "--judge-rounds", help="Judge rounds per sample in one conversation (published: 3)."
+        3, "--judge-rounds", min=1, help="Judge rounds per sample in one conversation (published: 3)."
     ),
     judge_reasks: int = typer.Option(
-        2, "--judge-reasks", help="Re-asks after unreadable judge replies before judge_failed."
+        2, "--judge-reasks", min=0, help="Re-asks after unreadable judge replies before judge_failed."
     ),
     judge_thinking: bool = typer.Option(
         False, "--judge-thinking/--no-judge-thinking", help="Let the judge think (published: off)."
@@ -96,9 +137,9 @@ def run(
         "generate,judge,score", "--phases", help="Comma-separated: generate, judge, score."
     ),
     concurrency: int = typer.Option(
-        64, "--concurrency", help="Samples in flight (each endpoint gets this many connections)."
+        64, "--concurrency", min=1, help="Samples in flight (each endpoint gets this many connections)."
     ),
-    limit: int | None = typer.Option(None, "--limit", help="Only the first N samples of each task."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N samples of each task."),
     system_prompt: str | None = typer.Option(
         None, "--system-prompt", help="System prompt (published: none)."
     ),
@@ -115,10 +156,14 @@ def run(
         "default: the training run's, else thinking).",
     ),
     max_tokens: int = typer.Option(
-        2048, "--max-tokens", help="Candidate's max new tokens (published: 2048)."
+        2048, "--max-tokens", min=1, help="Candidate's max new tokens (published: 2048)."
     ),
-    timeout_s: float = typer.Option(180.0, "--timeout", help="Seconds per request before a retry."),
-    max_retries: int = typer.Option(4, "--max-retries", help="Retries per request on 429 / 5xx / timeouts."),
+    timeout_s: float = typer.Option(
+        180.0, "--timeout", min=0.001, help="Seconds per request before a retry."
+    ),
+    max_retries: int = typer.Option(
+        4, "--max-retries", min=0, help="Retries per request on 429 / 5xx / timeouts."
+    ),
     token_limit_param: str = typer.Option(
         "max_tokens",
         "--token-limit-param",
@@ -146,6 +191,7 @@ def run(
     )
     from medix_r1.evaluation.runner import PHASES
 
+    _check_names(model, base_url, judge_url)
     chosen = tuple(p.strip() for p in phases.split(",") if p.strip())
     bad = [p for p in chosen if p not in PHASES]
     if bad or not chosen:
@@ -194,11 +240,14 @@ def run(
             if serve:
                 from medix_r1.evaluation.vllm import VLLMServer
 
-                server = VLLMServer(
-                    model,
-                    tensor_parallel_size=tensor_parallel_size,
-                    log_path=out / "logs" / "vllm_candidate.log",
-                ).start()
+                try:
+                    server = VLLMServer(
+                        model,
+                        tensor_parallel_size=tensor_parallel_size,
+                        log_path=out / "logs" / "vllm_candidate.log",
+                    ).start()
+                except (ImportError, RuntimeError, TimeoutError) as exc:
+                    raise _fail(str(exc)) from None
                 base_url = server.base_url
             if not base_url:
                 raise _fail(
@@ -244,6 +293,12 @@ def run(
                 raise _fail(
                     "the judge phase needs --judge-url (an OpenAI-compatible endpoint) and --judge-model"
                 )
+            _key_notes(
+                api_key_env if generator is not None and backend == "openai" else None,
+                base_url,
+                judge_api_key_env,
+                judge_url,
+            )
             judge = JudgeProtocol(
                 client_for(judge_url, judge_model, judge_api_key_env),
                 model=judge_model,
@@ -281,7 +336,7 @@ def run(
             progress=_Progress(),
             run_info=info,
         )
-    except (EvalRunError, StaleResultsError, TaskConfigError) as exc:
+    except (EvalRunError, StaleResultsError, TaskConfigError, ValueError) as exc:
         raise _fail(str(exc)) from None
     finally:
         if server is not None:

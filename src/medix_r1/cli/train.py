@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 __all__ = ["register"]
 
@@ -31,7 +32,10 @@ def _console(stderr: bool = False):
 
 
 def _fail(message: str, code: int = 2) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
+    from rich.markup import escape
+
+    # the message is text, not markup: `pip install 'medix-r1[verl]'` must reach the user whole
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
 
 
@@ -63,13 +67,15 @@ def train(
         for name in preset_names():
             preset = get_preset(name)
             out.print(
-                f"[bold]{name}[/]: {preset.description}"
+                f"[bold]{escape(name)}[/]: {escape(preset.description)}"
                 + (" (differs from the published recipe)" if preset.differs else "")
             )
         return
     if explain:
         for key, default, help_text in config_reference():
-            out.print(f"[bold]{key}[/] = {default}\n    {help_text}", markup=True)
+            out.print(
+                f"[bold]{escape(key)}[/] = {escape(str(default))}\n    {escape(help_text)}", markup=True
+            )
         return
     if not config:
         _fail("give a preset name or a YAML config (medix-r1 train --list-presets)")
@@ -87,8 +93,8 @@ def train(
 
         run = prepare_verl_run(cfg)
         out.print(
-            f"verl run prepared in [bold]{run.run_dir}[/]: data/, {run.reward_file.name}, "
-            f"{run.reward_config.name}, {run.overrides_file.name}, {run.launch_script.name}"
+            f"verl run prepared in [bold]{escape(str(run.run_dir))}[/]: data/, {escape(run.reward_file.name)}, "
+            f"{escape(run.reward_config.name)}, {escape(run.overrides_file.name)}, {escape(run.launch_script.name)}"
         )
         if not launch:
             typer.echo(run.command_line)
@@ -113,7 +119,8 @@ def train(
     summary = json.loads((result.run_dir / "summary.json").read_text(encoding="utf-8"))
     out.print(
         f"done: {result.steps} steps in {result.seconds:.0f} s; reward {summary.get('reward_first')} -> "
-        f"{summary.get('reward_last')}; policy in {result.final_dir}; report {result.run_dir / 'report.md'}"
+        f"{summary.get('reward_last')}; policy in {result.final_dir}; report {result.run_dir / 'report.md'}",
+        markup=False,
     )
 
 
@@ -131,15 +138,15 @@ def quickstart(
         out_dir, overrides=overrides or [], echo=lambda m: console.print(m, markup=False)
     )
     keys = ("steps", "seconds", "peak_memory_mb", "reward_first", "reward_last")
-    console.print(json.dumps({k: summary.get(k) for k in keys}))
+    console.print(json.dumps({k: summary.get(k) for k in keys}), markup=False)
     for label in ("heldout_before", "heldout_warmstart", "heldout_after"):
         value = summary.get(label)
         if value:
             console.print(
                 f"{label}: modality {value['modality']:.3f}, answer {value['answer']:.3f}, format {value['format']:.3f}"
             )
-    console.print(f"targets met: {summary.get('targets_met')}")
-    console.print(f"report: {out_dir / 'report.md'}  plot: {out_dir / 'reward_curves.png'}")
+    console.print(f"targets met: {summary.get('targets_met')}", markup=False)
+    console.print(f"report: {out_dir / 'report.md'}  plot: {out_dir / 'reward_curves.png'}", markup=False)
 
 
 def chat(
@@ -170,13 +177,15 @@ def chat(
         typer.echo(json.dumps(reply, ensure_ascii=False))
         return
     out = _console()
-    out.print(f"[bold]modality:[/]  {reply['modality'] or '(none)'}", markup=True)
-    out.print(f"[bold]reasoning:[/] {reply['reasoning'] or '(none)'}", markup=True)
-    out.print(f"[bold]answer:[/]    {reply['answer'] or '(none)'}", markup=True)
+    out.print(f"[bold]modality:[/]  {escape(reply['modality'] or '(none)')}", markup=True)
+    out.print(f"[bold]reasoning:[/] {escape(reply['reasoning'] or '(none)')}", markup=True)
+    out.print(f"[bold]answer:[/]    {escape(reply['answer'] or '(none)')}", markup=True)
     if not reply["well_formed"]:
-        out.print("(the reply does not follow the <TAG><think>..</think><answer>..</answer> format)")
+        out.print(
+            "(the reply does not follow the <TAG><think>..</think><answer>..</answer> format)", markup=False
+        )
     if raw:
-        out.print(f"[bold]raw:[/] {reply['raw']}", markup=True)
+        out.print(f"[bold]raw:[/] {escape(reply['raw'])}", markup=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,8 +20,37 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.data.schema import MedixRecord
+from medix_r1.errors import MedixError
 
-__all__ = ["DatasetStats", "dataset_stats", "stats_tables", "plot_stats"]
+__all__ = ["DatasetStats", "dataset_stats", "stats_tables", "plot_stats", "chart_path", "ChartPathError"]
+
+CHART_FORMATS = (".png", ".svg", ".pdf")
+
+
+class ChartPathError(MedixError, ValueError):
+    """``--chart`` names a folder or a format the chart cannot be written in."""
+
+
+def chart_path(path: str | os.PathLike[str]) -> Path:
+    """The file the chart will really be written to: ``.png`` added when the name has no suffix.
+
+    >>> chart_path("stats"), chart_path("out/stats.svg")
+    (PosixPath('stats.png'), PosixPath('out/stats.svg'))
+    >>> chart_path("x.txt")
+    Traceback (most recent call last):
+    ...
+    medix_r1.data.stats.ChartPathError: --chart x.txt: a chart is written as .png, .svg or .pdf (e.g. x.png)
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise ChartPathError(f"--chart {out} is a folder: give a file name, e.g. {out / 'stats.png'}")
+    if not out.suffix:
+        return out.with_name(out.name + ".png")
+    if out.suffix.lower() not in CHART_FORMATS:
+        raise ChartPathError(
+            f"--chart {out}: a chart is written as .png, .svg or .pdf (e.g. {out.with_suffix('.png')})"
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,7 @@ def _length_buckets(answer_words: dict[int, int]) -> dict[str, int]:
 
 def stats_tables(stats: DatasetStats, title: str = "") -> list[Any]:
     """Rich tables for a terminal: one per count."""
+    from rich.markup import escape
     from rich.table import Table
 
     def table(name: str, counts: dict[Any, int]) -> Table:
@@ -93,7 +123,8 @@ def stats_tables(stats: DatasetStats, title: str = "") -> list[Any]:
         t.add_column("records", justify="right")
         t.add_column("share", justify="right")
         for key, count in counts.items():
-            t.add_row(str(key), str(count), f"{100 * count / max(stats.records, 1):.1f}%")
+            # a cell is rich markup: escape it so a source named "[bold]" shows as written
+            t.add_row(escape(str(key)), str(count), f"{100 * count / max(stats.records, 1):.1f}%")
         return t
 
     return [
@@ -106,7 +137,9 @@ def stats_tables(stats: DatasetStats, title: str = "") -> list[Any]:
 
 
 def plot_stats(stats: DatasetStats, path: str | os.PathLike[str], title: str = "") -> Path:
-    """A PNG with bar charts of modality, answer length and images per record."""
+    """A PNG with bar charts of modality, answer length and images per record; returns the file written
+    (:func:`chart_path`: ``.png`` is added to a name without a suffix). Written whole or not at all."""
+    out = chart_path(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,8 +157,15 @@ def plot_stats(stats: DatasetStats, path: str | os.PathLike[str], title: str = "
         ax.tick_params(axis="x", labelrotation=45)
     fig.suptitle(title or f"{stats.records} records")
     fig.tight_layout()
-    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=80, metadata={"Software": None})
-    plt.close(fig)
+    tmp = out.with_name(out.name + ".partial")
+    try:
+        fig.savefig(tmp, dpi=80, format=out.suffix[1:].lower(), metadata=_METADATA.get(out.suffix.lower()))
+        tmp.replace(out)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return out
+
+
+_METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}

@@ -25,6 +25,7 @@ from typing import Any
 
 from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 from medix_r1.judges.stats import JudgeStats
+from medix_r1.redaction import redact
 
 __all__ = ["OpenAIChatClient", "RETRYABLE_STATUS", "TOKEN_LIMIT_PARAMS"]
 
@@ -254,5 +255,5 @@ class OpenAIChatClient:
                 except ValueError:
                     retry_after = None
             raise _RetryableReply(f"HTTP {status}", retry_after)
-        detail = raw[:200].decode("utf-8", "replace").replace("\n", " ")
+        detail = redact(raw[:4000].decode("utf-8", "replace"), [self._api_key])[:200].replace("\n", " ")
         raise JudgeConfigError(self.url, status, detail)
