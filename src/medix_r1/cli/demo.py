@@ -62,9 +62,9 @@ def demo(
         help="Reasoning tag the model was trained with: thinking (released code) or think. Default: the "
         "training run's, for a run's checkpoint; else thinking.",
     ),
-    max_new_tokens: int = typer.Option(384, "--max-new-tokens", help="Longest reply, in tokens."),
+    max_new_tokens: int = typer.Option(384, "--max-new-tokens", min=1, help="Longest reply, in tokens."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
-    port: int = typer.Option(7860, "--port", help="Port to listen on."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to listen on."),
     share: bool = typer.Option(
         False, "--share", help="Also open a public Gradio share link (sends traffic off this machine)."
     ),
@@ -88,6 +88,11 @@ def demo(
         _fail(f"--prompt {prompt!r}: choose medix or plain")
     if think_tag not in (None, "thinking", "think"):
         _fail(f"--think-tag {think_tag!r}: choose thinking or think")
+    from medix_r1.cli.ports import port_problem
+
+    problem = port_problem(host, port)  # before any model loads
+    if problem:
+        _fail(problem)
     if backend == "transformers":
         model = model or default_model()
     if prompt == "plain":

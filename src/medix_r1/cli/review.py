@@ -184,19 +184,11 @@ def serve(
 
 def _check_port(host: str, port: int) -> None:
     """Say plainly when the port is taken, before the server starts."""
-    import socket
+    from medix_r1.cli.ports import port_problem
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
-        )  # as uvicorn binds: only a listener clashes
-        try:
-            sock.bind((host.strip("[]"), port))
-        except OSError as exc:
-            raise _fail(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)"
-            ) from None
+    problem = port_problem(host, port)
+    if problem:
+        raise _fail(problem)
 
 
 @app.command("revoke-reviewer")

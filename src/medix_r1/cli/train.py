@@ -108,6 +108,7 @@ def train(
     from medix_r1.judges.errors import JudgeError
     from medix_r1.training.trl_backend import TrainingStopped, train_trl
 
+    _check_data(cfg)  # every data problem before the model loads (seconds to minutes)
     try:
         result = train_trl(cfg)
     except TrainingStopped as err:
@@ -116,11 +117,51 @@ def train(
     except JudgeError as err:  # a judge refusing its configuration before any step
         _fail(str(err), code=1)
         return
+    except OSError as err:  # a model that cannot be loaded: say what to do offline
+        _fail(str(err) + _offline_hint(cfg.model.name))
+        return
     summary = json.loads((result.run_dir / "summary.json").read_text(encoding="utf-8"))
     out.print(
         f"done: {result.steps} steps in {result.seconds:.0f} s; reward {summary.get('reward_first')} -> "
         f"{summary.get('reward_last')}; policy in {result.final_dir}; report {result.run_dir / 'report.md'}",
         markup=False,
+    )
+
+
+def _check_data(cfg) -> None:
+    """Open and check the training (and validation) data as training will, before any model loads."""
+    from medix_r1.data.io import DataSourceError
+    from medix_r1.data.schema import RecordError
+    from medix_r1.training.dataset import load_training_records
+
+    checks = [("data.train", cfg.data.train, cfg.data.train_split)]
+    if cfg.data.eval and cfg.validation.every:
+        checks.append(("data.eval", cfg.data.eval, cfg.data.eval_split))
+    for key, source, split in checks:
+        try:
+            records = load_training_records(source, split=split, limit=1, seed=cfg.data.seed)
+        except RecordError as err:
+            _fail(f"{key}: {err} (run `medix-r1 data validate {source}` to list every problem)")
+        except (DataSourceError, OSError, ValueError) as err:
+            _fail(f"{key}={source}: {err}" + _offline_hint(str(source), what="dataset"))
+        else:
+            if not records:
+                _fail(f"{key}={source} holds no records")
+
+
+def _offline_hint(name: str, what: str = "model") -> str:
+    """What to do when a hub-only name is used with the hub switched off (the default here)."""
+    import os
+
+    offline = any(
+        os.environ.get(v) == "1" for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+    if not offline or "/" not in name or os.path.exists(name):
+        return ""
+    return (
+        f". {name} is a hub id and the hub is off (HF_HUB_OFFLINE=1): download the {what} on a machine "
+        "with the hub and pass its local folder, or try offline: medix-r1 quickstart (or model.name=tiny-qwen2-vl "
+        "data.train=samples)"
     )
 
 
