@@ -45,10 +45,25 @@ def _key_notes(candidate_env: str | None, base_url: str | None, judge_env: str, 
             f"judge ({urlsplit(judge_url).netloc}); give the judge its own --judge-api-key-env",
             err=True,
         )
-    if not os.environ.get(judge_env):
+    elif candidate_env and os.environ.get(candidate_env) and not os.environ.get(judge_env):
         typer.echo(
-            f"note: ${judge_env} is not set: the judge at {judge_url} is called without a key", err=True
+            f"note: the judge's key is read from ${judge_env} (not set), not from ${candidate_env}: "
+            f"set it, or pass --judge-api-key-env {candidate_env} if the judge should get that key",
+            err=True,
         )
+
+
+def _offline_hint(message: str) -> str:
+    """What to do when a task's data needs the hub and the hub is switched off."""
+    import os
+
+    offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+    if offline and "hub" in message.lower():
+        return (
+            ". The hub is off (HF_HUB_OFFLINE=1) and these tasks download their data from it: run where "
+            "the hub is reachable, or try offline: --tasks mini (the bundled samples)"
+        )
+    return ""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -336,8 +351,8 @@ def run(
             progress=_Progress(),
             run_info=info,
         )
-    except (EvalRunError, StaleResultsError, TaskConfigError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+    except (EvalRunError, StaleResultsError, TaskConfigError, ValueError, OSError) as exc:
+        raise _fail(str(exc) + _offline_hint(str(exc))) from None
     finally:
         if server is not None:
             server.stop()
