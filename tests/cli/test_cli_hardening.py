@@ -296,3 +296,26 @@ def test_a_server_error_body_that_echoes_the_key_is_redacted(monkeypatch):
     message = str(err.value)
     assert key not in message and key[8:30] not in message
     assert "HTTP 401" in message and "bad key, you sent Bearer [redacted]" in message
+
+
+# -- help at 80 columns -----------------------------------------------------------------------------
+def _commands(t, prefix=()):
+    for info in t.registered_commands:
+        yield [*prefix, info.name or info.callback.__name__.replace("_", "-")]
+    for group in t.registered_groups:
+        yield [*prefix, group.name]
+        yield from _commands(group.typer_instance, (*prefix, group.name))
+
+
+def test_every_help_page_fits_80_columns_without_cutting_a_word():
+    pages = [[]] + list(_commands(cli))
+    assert len(pages) > 25
+    for args in pages:
+        r = runner.invoke(cli, [*args, "--help"], terminal_width=80, env={"COLUMNS": "80"})
+        assert r.exit_code == 0, (args, r.output)
+        assert "…" not in r.output, (args, r.output)
+        too_long = [line for line in r.output.splitlines() if len(line) > 80]
+        assert not too_long, (args, too_long)
+    # help text is not read as markup: the install hint keeps its extra
+    r = runner.invoke(cli, ["train", "--help"], terminal_width=80)
+    assert "Usage: medix-r1 train" in r.output

@@ -36,6 +36,12 @@ for _module, _name in _GROUPS:
 for _module in _COMMANDS:
     importlib.import_module(f"medix_r1.cli.{_module}").register(app)
 
+# Plain click help, wrapped to the terminal (80 columns included) instead of rich panels that cut
+# long option names ("--tensor-paral…") and read `[verl]` in help text as markup (issue 17).
+app.rich_markup_mode = None
+for _module, _name in _GROUPS:
+    importlib.import_module(f"medix_r1.cli.{_module}").app.rich_markup_mode = None
+
 # One top-level handler (issue 17, point 6): every command turns our errors into `error: ...` lines
 # with an exit code, never a traceback (medix_r1.cli.handler).
 guard_app(app)

@@ -193,7 +193,7 @@ def quickstart(
 def chat(
     question: str = typer.Argument(..., help="The question to ask."),
     model: str = typer.Option(
-        ..., "--model", help="A trained run folder (…/final), a built-in name or a hub id."
+        ..., "--model", help="A trained run folder (runs/NAME/final), a built-in name or a hub id."
     ),
     image: Path | None = typer.Option(None, "--image", help="An image file (PNG, JPEG, DICOM)."),
     think_tag: str | None = typer.Option(
