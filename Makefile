@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-fast bench lint format clean browser
+.PHONY: install shell demo test test-fast bench lint format clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# An interactive shell with .venv activated (so `medix-r1` is on PATH); `exit` leaves it.
+shell: $(STAMP)
+	@echo "medix-r1 environment ($(VENV)) active; type exit to leave"
+	@bash --rcfile <(printf '[ -f ~/.bashrc ] && . ~/.bashrc\n. %s/bin/activate\n' "$(VENV)") -i
 
 demo: $(STAMP)
 	$(VENV)/bin/medix-r1 quickstart --out runs/quickstart
