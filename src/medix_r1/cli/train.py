@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -188,6 +189,67 @@ def quickstart(
             )
     console.print(f"targets met: {summary.get('targets_met')}", markup=False)
     console.print(f"report: {out_dir / 'report.md'}  plot: {out_dir / 'reward_curves.png'}", markup=False)
+    console.print("\n" + "\n".join(plain_summary(summary, out_dir)), markup=False)
+
+
+def _share(x: Any) -> str:
+    return "n/a" if not isinstance(x, (int, float)) else f"{100 * x:.0f}%"
+
+
+def plain_summary(summary: dict[str, Any], out_dir: Path) -> list[str]:
+    """The quickstart's end, in plain words: what it trained, what improved, where the files are.
+
+    >>> lines = plain_summary({"model": "tiny-qwen2-vl", "steps": 100, "seconds": 600, "reward_first": 0.3,
+    ...     "reward_last": 0.5, "heldout_before": {"modality": 0.1, "answer": 0.0, "format": 0.0},
+    ...     "heldout_after": {"modality": 0.4, "answer": 0.1, "format": 1.0},
+    ...     "targets_met": {"time": True, "modality_after": False}}, Path("runs/q"))
+    >>> print("\\n".join(lines))  # doctest: +NORMALIZE_WHITESPACE
+    In plain words:
+    - trained: tiny-qwen2-vl, 100 reinforcement-learning steps on the bundled sample images, in 10.0 min.
+    - reward (0 to 1, higher is better): 0.30 at the start, 0.50 at the end.
+    - on held-out images it had not seen: modality tag right 10% -> 40%, answer right 0% -> 10%,
+      replies in the expected format 0% -> 100%.
+    - targets: 1 of 2 met; not met: held-out modality tag right at least 60%.
+    - files: runs/q/report.md (the full report), runs/q/reward_curves.png (curves), runs/q/final (the
+      trained model: medix-r1 chat --model runs/q/final --image examples/images/chest-xray.png "Which modality is this?").
+    """
+    from medix_r1.training.quickstart import QUICKSTART_TARGETS as t
+
+    words = {
+        "time": f"finished within {t['max_seconds'] / 60:.0f} min",
+        "memory": f"peak memory under {t['max_peak_memory_mb']} MB",
+        "reward_rise": f"reward rose by at least {t['min_reward_rise']}",
+        "modality_after": f"held-out modality tag right at least {_share(t['min_modality_after'])}",
+        "modality_gain": f"held-out modality tag accuracy up by at least {_share(t['min_modality_gain'])}",
+    }
+    seconds = summary.get("seconds")
+    took = f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "an unknown time"
+    rf, rl = summary.get("reward_first"), summary.get("reward_last")
+    reward = (
+        f"{rf:.2f} at the start, {rl:.2f} at the end"
+        if isinstance(rf, (int, float)) and isinstance(rl, (int, float))
+        else "not recorded"
+    )
+    before, after = summary.get("heldout_before") or {}, summary.get("heldout_after") or {}
+    met = summary.get("targets_met") or {}
+    missed = [words.get(k, k) for k, ok in met.items() if not ok]
+    final = out_dir / "final"
+    lines = [
+        "In plain words:",
+        f"- trained: {summary.get('model', 'the policy')}, {summary.get('steps', '?')} reinforcement-learning "
+        f"steps on the bundled sample images, in {took}.",
+        f"- reward (0 to 1, higher is better): {reward}.",
+        "- on held-out images it had not seen: "
+        f"modality tag right {_share(before.get('modality'))} -> {_share(after.get('modality'))}, "
+        f"answer right {_share(before.get('answer'))} -> {_share(after.get('answer'))}, "
+        f"replies in the expected format {_share(before.get('format'))} -> {_share(after.get('format'))}.",
+        f"- targets: {sum(1 for ok in met.values() if ok)} of {len(met)} met"
+        + (f"; not met: {', '.join(missed)}." if missed else "."),
+        f"- files: {out_dir / 'report.md'} (the full report), {out_dir / 'reward_curves.png'} (curves), "
+        f"{final} (the trained model: medix-r1 chat --model {final} --image examples/images/chest-xray.png "
+        '"Which modality is this?").',
+    ]
+    return lines
 
 
 def chat(
@@ -209,10 +271,20 @@ def chat(
     """Ask a trained checkpoint (or any hub VLM) a question; prints modality, reasoning and answer."""
     from medix_r1.training.chat import ask
 
+    if _looks_local(model) and not Path(model).expanduser().exists():
+        _fail(
+            f"--model {model}: no such folder (a trained run's checkpoint is RUN/final, e.g. runs/quickstart/final)"
+        )
     try:
         reply = ask(model, question, image=image, think_tag=think_tag, max_new_tokens=max_new_tokens)
     except (ValueError, OSError) as err:
-        _fail(str(err))
+        hint = ""
+        if "/" in model and not Path(model).expanduser().exists():  # org/name, or a folder not made yet
+            hint = (
+                f"; nor is there a local folder {model} here (for the quickstart's model, run "
+                "`medix-r1 quickstart --out runs/quickstart` first)"
+            )
+        _fail(str(err) + hint)
         return
     if as_json:
         typer.echo(json.dumps(reply, ensure_ascii=False))
@@ -227,6 +299,14 @@ def chat(
         )
     if raw:
         out.print(f"[bold]raw:[/] {escape(reply['raw'])}", markup=True)
+
+
+def _looks_local(name: str) -> bool:
+    """A path rather than a hub id: starts like one, has more parts than ``org/name``, or its first
+    part is a folder here (``runs/x``)."""
+    if name.startswith((".", "/", "~")) or "\\" in name or name.count("/") >= 2:
+        return True
+    return "/" in name and Path(name.split("/", 1)[0]).is_dir()
 
 
 def register(app: typer.Typer) -> None:
