@@ -319,3 +319,38 @@ def test_every_help_page_fits_80_columns_without_cutting_a_word():
     # help text is not read as markup: the install hint keeps its extra
     r = runner.invoke(cli, ["train", "--help"], terminal_width=80)
     assert "Usage: medix-r1 train" in r.output
+
+
+def test_chat_with_a_missing_run_folder_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(cli, ["chat", "--model", "runs/quickstart/final", "Which modality?"])
+    assert r.exit_code == 2 and "--model runs/quickstart/final: no such folder" in _one_line(r.output)
+
+
+def test_eval_run_with_a_torn_first_line_is_a_message_naming_the_file_and_line(tmp_path):
+    args = [
+        "eval",
+        "run",
+        "--model",
+        "org/Torn",
+        "--backend",
+        "fake",
+        "--judge-backend",
+        "fake",
+        "--tasks",
+        "mini",
+        "--limit",
+        "1",
+        "--out",
+        str(tmp_path / "r"),
+        "--no-report",
+    ]
+    assert runner.invoke(cli, args).exit_code == 0
+    gen = tmp_path / "r" / "Torn" / "Torn.jsonl"
+    lines = gen.read_text().splitlines(keepends=True)
+    gen.write_text('{"id": "mini_x_ray_0", "tor' + "\n" + "".join(lines[1:]))
+    before = gen.read_bytes()
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert f"{gen}, line 1: unreadable row" in _one_line(r.output) and "Traceback" not in r.output
+    assert gen.read_bytes() == before  # nothing rewritten
