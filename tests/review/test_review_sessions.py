@@ -164,3 +164,16 @@ def test_serve_says_when_the_port_is_taken(study, tmp_path):
         r = runner.invoke(cli, ["review", "serve", str(tmp_path / "study.db"), "--port", str(port)])
     assert r.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in r.output and "choose another --port" in r.output
+
+
+def test_an_unreadable_image_is_named_by_sample_and_file_not_by_a_python_object():
+    from medix_r1.review.sampling import _normalise_image
+    from medix_r1.review.store import StudyError
+
+    with pytest.raises(StudyError) as err:
+        _normalise_image(b"not an image", "sample mini_x_ray_0 (image 'images/a.png')")
+    assert str(err.value) == (
+        "sample mini_x_ray_0 (image 'images/a.png'): the image cannot be read "
+        "(not PNG, JPEG, GIF or another format PIL opens)"
+    )
+    assert "BytesIO" not in str(err.value)

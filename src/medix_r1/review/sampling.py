@@ -200,7 +200,11 @@ def _normalise_image(data: bytes, where: str) -> tuple[str, str, bytes]:
             img = Image.open(io.BytesIO(data))
             buf = io.BytesIO()
             img.convert("RGB").save(buf, format="PNG")
-        except (UnidentifiedImageError, OSError) as exc:
+        except UnidentifiedImageError:  # PIL's message names a BytesIO object, not the file: say it plainly
+            raise StudyError(
+                f"{where}: the image cannot be read (not PNG, JPEG, GIF or another format PIL opens)"
+            ) from None
+        except OSError as exc:
             raise StudyError(f"{where}: the image cannot be read ({exc})") from None
         data, mime = buf.getvalue(), "image/png"
     return hashlib.sha256(data).hexdigest(), mime, data
@@ -246,7 +250,7 @@ class _Images:
                 "loader (parquet or hub rows) are not in the run folder: pass --images-from with the "
                 "--tasks value the evaluation used, so they can be loaded again"
             )
-        sha, mime, data = _normalise_image(data, f"sample {row['id']}")
+        sha, mime, data = _normalise_image(data, f"sample {row['id']} (image {desc!r})")
         self.store[sha] = (mime, data)
         return sha
 
