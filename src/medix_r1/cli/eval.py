@@ -407,8 +407,8 @@ def submit(
         path = make_submission(run_dir, out_dir, include_urls=include_urls)
     except (FileNotFoundError, FileExistsError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    typer.echo(str(path))
     if not include_urls:
         typer.echo(
             "(run.json and scores.json went in without internal URLs; --include-urls keeps them)", err=True
         )
+    typer.echo(str(path))  # last, alone on its line: scripts read it

@@ -257,8 +257,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def csv_safe(cell: Any) -> Any:
     """A CSV cell a spreadsheet will show as text, never run as a formula (numbers pass as they are).
 
-    >>> csv_safe('=HYPERLINK("http://x","y")'), csv_safe("@SUM(A1)"), csv_safe("-0.25"), csv_safe("MediX")
-    ('\'=HYPERLINK("http://x","y")', "'@SUM(A1)", '-0.25', 'MediX')
+    >>> print(csv_safe('=HYPERLINK("http://x","y")'))
+    '=HYPERLINK("http://x","y")
+    >>> print(csv_safe("@SUM(A1)"), csv_safe("-0.25"), csv_safe("MediX"), csv_safe(3))
+    '@SUM(A1) -0.25 MediX 3
     """
     if not isinstance(cell, str) or not cell.startswith(_FORMULA_START):
         return cell
