@@ -354,3 +354,13 @@ def test_eval_run_with_a_torn_first_line_is_a_message_naming_the_file_and_line(t
     assert r.exit_code == 2, r.output
     assert f"{gen}, line 1: unreadable row" in _one_line(r.output) and "Traceback" not in r.output
     assert gen.read_bytes() == before  # nothing rewritten
+
+
+def test_the_models_command_that_explain_points_to_exists():
+    r = runner.invoke(cli, ["models"])
+    assert r.exit_code == 0
+    names = [line.split()[0] for line in r.output.splitlines()[:-1]]
+    assert names[:2] == ["tiny-qwen2-vl", "tiny-qwen2.5-vl"] and "demo-vlm" in names
+    assert "qwen3-vl-8b        needs the hub" in r.output
+    explain = runner.invoke(cli, ["train", "quickstart", "--explain"])
+    assert "see `medix-r1 models`" in explain.output

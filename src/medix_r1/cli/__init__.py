@@ -29,7 +29,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("review", "review"),
 ]
 # Modules that add top-level commands to `app` through `register(app)`.
-_COMMANDS: list[str] = ["demo", "train"]
+_COMMANDS: list[str] = ["demo", "train", "models"]
 
 for _module, _name in _GROUPS:
     app.add_typer(importlib.import_module(f"medix_r1.cli.{_module}").app, name=_name)
