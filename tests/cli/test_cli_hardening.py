@@ -364,3 +364,22 @@ def test_the_models_command_that_explain_points_to_exists():
     assert "qwen3-vl-8b        needs the hub" in r.output
     explain = runner.invoke(cli, ["train", "quickstart", "--explain"])
     assert "see `medix-r1 models`" in explain.output
+
+
+def test_data_convert_of_an_empty_file_leaves_the_old_output_alone(tmp_path):
+    (tmp_path / "rows.jsonl").write_text("")
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "kept"}\n')
+    r = runner.invoke(cli, ["data", "convert", "vqa-rad", str(tmp_path / "rows.jsonl"), str(out)])
+    assert (
+        r.exit_code == 1
+        and "holds no rows to convert" in _one_line(r.output)
+        and "was not written" in r.output
+    )
+    assert out.read_text() == '{"id": "kept"}\n'
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "dcm_out").mkdir()
+    (tmp_path / "dcm_out" / "records.jsonl").write_text("old\n")
+    r = runner.invoke(cli, ["data", "from-dicom", str(tmp_path / "empty"), str(tmp_path / "dcm_out")])
+    assert r.exit_code in (1, 2) and "records.jsonl" in r.output
+    assert (tmp_path / "dcm_out" / "records.jsonl").read_text() == "old\n"

@@ -238,6 +238,8 @@ def convert(
         _fail(str(exc), code=1)
     except (DataSourceError, ValueError, OSError) as exc:
         _fail(str(exc))
+    if not records:  # never replace an existing output with nothing
+        _fail(f"{rows} holds no rows to convert; {output} was not written", code=1)
     write_records(records, output)
     _console().print(f"{len(records)} records written to {output}", markup=False)
 
@@ -263,6 +265,9 @@ def from_dicom(
             if isinstance(exc, DicomDecodeError)
             else str(exc)
         )
+    if not result.records:  # never replace an existing records.jsonl with nothing
+        skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
+        _fail(f"{folder} gave no records{skipped}; {out_dir / 'records.jsonl'} was not written", code=1)
     target = write_records(result.records, out_dir / "records.jsonl")
     out = _console()
     for name, reason in result.skipped:
