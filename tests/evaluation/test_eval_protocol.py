@@ -44,20 +44,41 @@ def test_aggregate(rounds, grading, expected):
         ('<think>maybe {"score": 0}</think>{"score": 1}', "binary", 1),  # reasoning is dropped first
         ('{"score": "1"}', "binary", 1),
         ('{"score": 1.0}', "binary", 1),
-        ('{"score": 2}', "binary", None),  # not offered
+        # published: any number is a round value; on binary only exactly 1 counts as a "1" round
+        ('{"score": 2}', "binary", 2),
         ('{"score": true}', "binary", None),
+        ('{"score": 1, "why": {"a": 1}}', "binary", 1),  # published span: first { to last }
         ('{"score": 1} then {"score": 0}', "binary", None),  # contradicts itself
         ('{"score": 1} ... {"score": 1}', "binary", 1),
         ("YES", "binary", None),
         ("", "binary", None),
         ('{"score": 4}', "scale5", 4),
-        ('{"score": 3.5}', "scale5", None),
-        ('{"score": 6}', "scale5", None),
+        ('{"score": 3.5}', "scale5", 3.5),  # half points are averaged by the published harness
+        ('{"score": "4.5"}', "scale5", 4.5),
+        ('{"score": 6}', "scale5", 6),
         ('{"verdict": 1}', "binary", None),
+        # the published cut: after the last </think> if any, else after the last </thinking>
+        ('<think>x</think><thinking>{"score": 0}</thinking>{"score": 1}', "binary", None),
     ],
 )
 def test_parse_verdict(reply, grading, expected):
     assert parse_verdict(reply, grading) == expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "grading", "expected"),
+    [
+        ('{"score": 1}', "binary", 1),
+        ('{"score": "1"}', "binary", 1),
+        ('{"score": 2}', "binary", None),
+        ('{"score": 3.5}', "scale5", None),
+        ('{"score": 6}', "scale5", None),
+        ('{"score": 5.0}', "scale5", 5),
+    ],
+)
+def test_parse_verdict_strict(reply, grading, expected):
+    """--strict-verdicts: only the values the prompt offered (a deliberate, score-changing option)."""
+    assert parse_verdict(reply, grading, strict=True) == expected
 
 
 def test_mcq_prompt_assembly():

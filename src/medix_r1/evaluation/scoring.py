@@ -132,6 +132,7 @@ def compute_scores(
     """Scores of the given tasks from judgement rows (rows of other tasks are ignored)."""
     gradings = gradings or {}
     values: dict[str, list[float]] = {t: [] for t in tasks}
+    raw_scale5: dict[str, list[float]] = {t: [] for t in tasks}  # 0-5 means, for the published sum
     failed: dict[str, int] = dict.fromkeys(tasks, 0)
     seen_grading: dict[str, str] = {}
     has_image: dict[str, bool] = dict.fromkeys(tasks, False)
@@ -150,13 +151,19 @@ def compute_scores(
             failed[task] += 1
         else:
             values[task].append(v)
+            if (ev.get("grading") or row.get("grading") or gradings.get(task)) == "scale5":
+                raw_scale5[task].append(float(ev["score"]))
     out: dict[str, TaskScore] = {}
     for t in tasks:
         vs = values[t]
         modality = "image" if (image_tasks is not None and t in image_tasks) or has_image[t] else "text"
+        # Published arithmetic, so scores agree to the last bit: correct / total for binary tasks,
+        # the sum of the 0-5 means / (5 x samples) for scale5 tasks.
+        raw = raw_scale5[t]
+        score = sum(raw) / (5 * len(raw)) if raw and len(raw) == len(vs) else _mean(vs)
         out[t] = TaskScore(
             task=t,
-            score=_mean(vs),
+            score=score,
             samples=len(vs) + failed[t],
             judged=len(vs),
             failed=failed[t],
