@@ -115,8 +115,10 @@ def compare(work: Path, log: list[dict[str, Any]]) -> list[str]:
     our_eval = _rows(work / "ours" / model_dir / f"{model_dir}_eval.jsonl")
     lines = []
     if set(pub_eval) != set(our_eval):
-        diffs.append(f"sample ids differ: only published {sorted(set(pub_eval) - set(our_eval))}, only ours "
-                     f"{sorted(set(our_eval) - set(pub_eval))}")
+        diffs.append(
+            f"sample ids differ: only published {sorted(set(pub_eval) - set(our_eval))}, only ours "
+            f"{sorted(set(our_eval) - set(pub_eval))}"
+        )
 
     # candidate requests, keyed by the user text (+ image) they carry, in order per run
     cand: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -139,21 +141,27 @@ def compare(work: Path, log: list[dict[str, Any]]) -> list[str]:
         if pm == om:
             msg_same += 1
         else:
-            diffs.append(f"candidate request {i}: messages differ\n  published {pm[:300]}\n  ours      {om[:300]}")
+            diffs.append(
+                f"candidate request {i}: messages differ\n  published {pm[:300]}\n  ours      {om[:300]}"
+            )
         pb = {k: v for k, v in p["body"].items() if k != "messages"}
         ob = {k: v for k, v in o["body"].items() if k != "messages"}
         if pb == ob:
             bodies_same += 1
         else:
             diffs.append(f"candidate request {i}: other fields differ: published {pb}, ours {ob}")
-    lines.append(f"candidate requests: {len(pub_c)} published, {len(our_c)} ours; messages identical "
-                 f"{msg_same}; other body fields identical {bodies_same}; raw bytes identical "
-                 f"{sum(p['raw'] == o['raw'] for p, o in zip(pub_c, our_c, strict=False))}")
+    lines.append(
+        f"candidate requests: {len(pub_c)} published, {len(our_c)} ours; messages identical "
+        f"{msg_same}; other body fields identical {bodies_same}; raw bytes identical "
+        f"{sum(p['raw'] == o['raw'] for p, o in zip(pub_c, our_c, strict=False))}"
+    )
 
     pj, oj = judge_first["published"], judge_first["ours"]
     same_j = sum(1 for a, b in zip(pj, oj, strict=False) if a == b)
-    lines.append(f"judge conversations: {len(pj)} published, {len(oj)} ours; judge input (grading, question, "
-                 f"reference, candidate) identical {same_j}")
+    lines.append(
+        f"judge conversations: {len(pj)} published, {len(oj)} ours; judge input (grading, question, "
+        f"reference, candidate) identical {same_j}"
+    )
     for i, (a, b) in enumerate(zip(pj, oj, strict=False)):
         if a != b:
             diffs.append(f"judge input {i} differs:\n  published {a!r}\n  ours      {b!r}")
@@ -172,7 +180,9 @@ def compare(work: Path, log: list[dict[str, Any]]) -> list[str]:
         if os_ is not None and float(ps) == float(os_):
             same_v += 1
         else:
-            diffs.append(f"{sid}: verdict published {ps!r}, ours {os_!r} (rounds {o['evaluation'].get('rounds')})")
+            diffs.append(
+                f"{sid}: verdict published {ps!r}, ours {os_!r} (rounds {o['evaluation'].get('rounds')})"
+            )
     lines.append(f"verdicts: {same_v} of {len(pub_eval)} identical")
 
     pub_scores = _published_scores(work / "published" / model_dir / f"{model_dir}_score.txt")
@@ -181,7 +191,9 @@ def compare(work: Path, log: list[dict[str, Any]]) -> list[str]:
     for task, value in pub_scores.items():
         mine = ours["overall"] if task == "Overall" else ours["tasks"].get(task)
         table.append(f"| {task} | {value:.6f} | {'n/a' if mine is None else f'{mine:.6f}'} |")
-        if mine is None or abs(mine - value) > 5e-7 / (100 if task == "Overall" else 1):  # the published table prints six decimals
+        if mine is None or abs(mine - value) > 5e-7 / (
+            100 if task == "Overall" else 1
+        ):  # the published table prints six decimals
             diffs.append(f"score {task}: published {value}, ours {mine}")
     lines.append("\n".join(table))
     print("\n".join(lines))
@@ -205,8 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     yaml_path = suite_mod.build_suite(args.work)
     if args.image_dir_keys:
         text = yaml_path.read_text()
-        for task, folder in (("slake_vqa", "tmp/slake/imgs"), ("mimic_cxr_report_generation", "tmp/mimic"),
-                             ("notes_mimic_style", "tmp/mimic")):
+        for task, folder in (
+            ("slake_vqa", "tmp/slake/imgs"),
+            ("mimic_cxr_report_generation", "tmp/mimic"),
+            ("notes_mimic_style", "tmp/mimic"),
+        ):
             text = text.replace(f"  {task}:\n", f"  {task}:\n    image_dir: {folder}\n")
         yaml_path.write_text(text)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

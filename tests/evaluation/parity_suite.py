@@ -124,52 +124,104 @@ _PHYSIONET = "https://physionet.org/files/mimic-cxr-jpg/2.1.0/files/"
 
 MMLU = [
     {"question": "Which bone is the longest?", "choices": ["Femur", "Tibia", "Ulna", "Radius"], "answer": 0},
-    {"question": "Which nerve supplies the diaphragm?", "choices": ["Vagus", "Phrenic", "Ulnar", "Median"], "answer": 1},
+    {
+        "question": "Which nerve supplies the diaphragm?",
+        "choices": ["Vagus", "Phrenic", "Ulnar", "Median"],
+        "answer": 1,
+    },
     {"question": "How many chambers has the heart?  ", "choices": ["2", "3", "4", "5"], "answer": 2},
     {"question": "The smallest bone is the", "choices": ["stapes", "incus", "malleus", "femur"], "answer": 0},
 ]
 MEDMCQA = [
     # trailing whitespace before Choices: stays (published strips only the whole text)
-    {"question": "Drug of choice for absence seizures?\t ", "opa": "Ethosuximide", "opb": "Phenytoin",
-     "opc": "Carbamazepine", "opd": "Phenobarbital", "cop": 0},
+    {
+        "question": "Drug of choice for absence seizures?\t ",
+        "opa": "Ethosuximide",
+        "opb": "Phenytoin",
+        "opc": "Carbamazepine",
+        "opd": "Phenobarbital",
+        "cop": 0,
+    },
     # a missing option keeps its letter but gets no line
     {"question": "Vitamin deficient in scurvy?", "opa": "A", "opb": None, "opc": "C", "opd": "D", "cop": 2},
-    {"question": "  Leading space question?", "opa": "one", "opb": "two", "opc": "three", "opd": "four", "cop": 3},
+    {
+        "question": "  Leading space question?",
+        "opa": "one",
+        "opb": "two",
+        "opc": "three",
+        "opd": "four",
+        "cop": 3,
+    },
 ]
 USMLE = [
-    {"question": "A 30-year-old presents with fever. Next step?",
-     "options": {"A": "Blood culture", "B": "Discharge", "C": "Surgery", "D": "MRI", "E": "Wait"},
-     "answer": "Blood culture"},
-    {"question": "Most common cause of community-acquired pneumonia?",
-     "options": {"A": "S. aureus", "B": "S. pneumoniae", "C": "Klebsiella", "D": "Legionella", "E": None},
-     "answer": "S. pneumoniae"},
+    {
+        "question": "A 30-year-old presents with fever. Next step?",
+        "options": {"A": "Blood culture", "B": "Discharge", "C": "Surgery", "D": "MRI", "E": "Wait"},
+        "answer": "Blood culture",
+    },
+    {
+        "question": "Most common cause of community-acquired pneumonia?",
+        "options": {"A": "S. aureus", "B": "S. pneumoniae", "C": "Klebsiella", "D": "Legionella", "E": None},
+        "answer": "S. pneumoniae",
+    },
     # no question text: the published text starts at Choices:
-    {"question": None,
-     "options": {"A": "Aspirin", "B": "Heparin", "C": "Warfarin", "D": "Alteplase", "E": "None"},
-     "answer": "Alteplase"},
+    {
+        "question": None,
+        "options": {"A": "Aspirin", "B": "Heparin", "C": "Warfarin", "D": "Alteplase", "E": "None"},
+        "answer": "Alteplase",
+    },
 ]
 PUBMEDQA = [
-    {"CONTEXTS": ["Statins were given to 200 patients.", "Second context not shown."],
-     "QUESTION": "Do statins lower LDL?", "final_decision": "yes", "LONG_ANSWER": "Yes, by 30%."},
-    {"CONTEXTS": ["A trial of vitamin C."], "QUESTION": "Does vitamin C prevent colds?",
-     "final_decision": "no", "LONG_ANSWER": "No effect was found."},
-    {"CONTEXTS": ["Mixed findings."], "QUESTION": "Is coffee harmful?", "final_decision": "maybe",
-     "LONG_ANSWER": "The evidence is unclear."},
+    {
+        "CONTEXTS": ["Statins were given to 200 patients.", "Second context not shown."],
+        "QUESTION": "Do statins lower LDL?",
+        "final_decision": "yes",
+        "LONG_ANSWER": "Yes, by 30%.",
+    },
+    {
+        "CONTEXTS": ["A trial of vitamin C."],
+        "QUESTION": "Does vitamin C prevent colds?",
+        "final_decision": "no",
+        "LONG_ANSWER": "No effect was found.",
+    },
+    {
+        "CONTEXTS": ["Mixed findings."],
+        "QUESTION": "Is coffee harmful?",
+        "final_decision": "maybe",
+        "LONG_ANSWER": "The evidence is unclear.",
+    },
 ]
 MIMIC = [
-    {"report": "FINDINGS: Lungs are clear. IMPRESSION: No acute process.", "summary": "Normal chest.",
-     "image": _PHYSIONET + "p10/p10000032/s50414267/02aa804e.jpg"},
-    {"report": "FINDINGS: Left lower lobe opacity. IMPRESSION: Pneumonia.", "summary": "Left lower lobe pneumonia.",
-     "image": _PHYSIONET + "p10/p10000764/s57375967/096052b7.jpg"},
+    {
+        "report": "FINDINGS: Lungs are clear. IMPRESSION: No acute process.",
+        "summary": "Normal chest.",
+        "image": _PHYSIONET + "p10/p10000032/s50414267/02aa804e.jpg",
+    },
+    {
+        "report": "FINDINGS: Left lower lobe opacity. IMPRESSION: Pneumonia.",
+        "summary": "Left lower lobe pneumonia.",
+        "image": _PHYSIONET + "p10/p10000764/s57375967/096052b7.jpg",
+    },
 ]
 NOTES = [  # a user task whose name contains "mimic": graded 0-5, images looked up in tmp/mimic
-    {"question": "Describe the heart size.", "answer": "Heart size is normal.",
-     "image": _PHYSIONET + "p11/p11000011/s51029426/3b8d3a2f.jpg"},
-    {"question": "Any effusion?", "answer": "Small right effusion.",
-     "image": _PHYSIONET + "p11/p11000011/s51029426/3b8d3a2f.jpg"},
+    {
+        "question": "Describe the heart size.",
+        "answer": "Heart size is normal.",
+        "image": _PHYSIONET + "p11/p11000011/s51029426/3b8d3a2f.jpg",
+    },
+    {
+        "question": "Any effusion?",
+        "answer": "Small right effusion.",
+        "image": _PHYSIONET + "p11/p11000011/s51029426/3b8d3a2f.jpg",
+    },
 ]
 SLAKE = [
-    {"img_name": "xmlab1/source.jpg", "question": "Which organ is abnormal?", "answer": "Liver", "q_lang": "en"},
+    {
+        "img_name": "xmlab1/source.jpg",
+        "question": "Which organ is abnormal?",
+        "answer": "Liver",
+        "q_lang": "en",
+    },
     {"img_name": "xmlab1/source.jpg", "question": "哪个器官异常?", "answer": "肝脏", "q_lang": "zh"},
     # this file carries an EXIF orientation tag: the published harness opens it itself, not transposed
     {"img_name": "xmlab2/rotated.jpg", "question": "Is this an MRI?", "answer": "No", "q_lang": "en"},
@@ -180,8 +232,12 @@ VQARAD = [  # datasets Image feature: EXIF orientation applied on decode
     {"question": "What modality is this?", "answer": "x-ray", "image": "rgba"},
 ]
 PMC = [
-    {"question": "What does the arrow show? ", "choices": ["A cyst", "A stone", "A tumour", "Nothing"],
-     "answer": "A stone", "image": "plain"},
+    {
+        "question": "What does the arrow show? ",
+        "choices": ["A cyst", "A stone", "A tumour", "Nothing"],
+        "answer": "A stone",
+        "image": "plain",
+    },
     # an empty option list still shows the bare Choices: line
     {"question": "Which stain is used?", "choices": [], "answer": "H&E", "image": "rotated"},
 ]
@@ -200,7 +256,9 @@ EXPECTED_IDS = (
 )
 
 
-def _jpeg(color: tuple[int, int, int], *, size: tuple[int, int] = (8, 4), orientation: int | None = None) -> bytes:
+def _jpeg(
+    color: tuple[int, int, int], *, size: tuple[int, int] = (8, 4), orientation: int | None = None
+) -> bytes:
     from PIL import Image
 
     image = Image.new("RGB", size, color)
@@ -231,7 +289,9 @@ IMAGES = {
 }
 
 
-def _write(folder: Path, config: str | None, split: str, rows: list[dict[str, Any]], features: Any = None) -> None:
+def _write(
+    folder: Path, config: str | None, split: str, rows: list[dict[str, Any]], features: Any = None
+) -> None:
     import datasets
 
     ds = datasets.Dataset.from_list(rows, features=features)
@@ -243,7 +303,12 @@ def _write(folder: Path, config: str | None, split: str, rows: list[dict[str, An
 def _readme(folder: Path, configs: list[tuple[str, str]]) -> None:
     lines = ["---", "configs:"]
     for name, split in configs:
-        lines += [f"- config_name: {name}", "  data_files:", f"  - split: {split}", f"    path: {name}/{split}.parquet"]
+        lines += [
+            f"- config_name: {name}",
+            "  data_files:",
+            f"  - split: {split}",
+            f"    path: {name}/{split}.parquet",
+        ]
     (folder / "README.md").write_text("\n".join(lines + ["---", ""]))
 
 
@@ -254,8 +319,12 @@ def build_suite(root: Path) -> Path:
 
     root = Path(root)
     data = root / "data"
-    plain = {"mmlu": [("anatomy", "test", MMLU)], "medmcqa": [("default", "validation", MEDMCQA)],
-             "usmle": [("default", "train", USMLE)], "notes": [("default", "test", NOTES)]}
+    plain = {
+        "mmlu": [("anatomy", "test", MMLU)],
+        "medmcqa": [("default", "validation", MEDMCQA)],
+        "usmle": [("default", "train", USMLE)],
+        "notes": [("default", "test", NOTES)],
+    }
     for folder, configs in plain.items():
         for name, split, rows in configs:
             _write(data / folder, name, split, rows)
@@ -263,15 +332,31 @@ def build_suite(root: Path) -> Path:
     _write(data / "evalsets", "pubmedqa", "test", PUBMEDQA)
     _write(data / "evalsets", "mimic_cxr", "test", MIMIC)
     image_features = datasets.Features(
-        {"question": datasets.Value("string"), "choices": datasets.Sequence(datasets.Value("string")),
-         "answer": datasets.Value("string"), "image": datasets.Image()}
+        {
+            "question": datasets.Value("string"),
+            "choices": datasets.Sequence(datasets.Value("string")),
+            "answer": datasets.Value("string"),
+            "image": datasets.Image(),
+        }
     )
-    _write(data / "evalsets", "pmc_vqa", "test", [dict(r, image={"bytes": IMAGES[r["image"]](), "path": None}) for r in PMC], image_features)
+    _write(
+        data / "evalsets",
+        "pmc_vqa",
+        "test",
+        [dict(r, image={"bytes": IMAGES[r["image"]](), "path": None}) for r in PMC],
+        image_features,
+    )
     _readme(data / "evalsets", [("pubmedqa", "test"), ("mimic_cxr", "test"), ("pmc_vqa", "test")])
     rad_features = datasets.Features(
         {"question": datasets.Value("string"), "answer": datasets.Value("string"), "image": datasets.Image()}
     )
-    _write(data / "vqarad", "default", "test", [dict(r, image={"bytes": IMAGES[r["image"]](), "path": None}) for r in VQARAD], rad_features)
+    _write(
+        data / "vqarad",
+        "default",
+        "test",
+        [dict(r, image={"bytes": IMAGES[r["image"]](), "path": None}) for r in VQARAD],
+        rad_features,
+    )
     _readme(data / "vqarad", [("default", "test")])
     _write(data / "slake", "default", "test", SLAKE)
     _readme(data / "slake", [("default", "test")])
@@ -308,20 +393,51 @@ def _h(*parts: str) -> int:
     return int(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:8], 16)
 
 
+def _known_answers() -> dict[str, str]:
+    """Question text -> reference answer, so the mock candidate can be right on purpose."""
+    out: dict[str, str] = {}
+    for row in MMLU:
+        out[row["question"].strip()] = row["choices"][row["answer"]]
+    for row in MEDMCQA:
+        out[row["question"].strip()] = row["op" + "abcd"[row["cop"]]]
+    for row in USMLE + SLAKE + VQARAD + PMC + NOTES:
+        out[(row["question"] or "").strip()] = row["answer"]
+    for row in PUBMEDQA:
+        out[row["QUESTION"]] = row["final_decision"]
+    return out
+
+
 def candidate_reply(messages: list[dict[str, Any]]) -> str:
-    """The candidate: picks an option (or yes / no / a sentence) from a hash of the question, and
-    wraps it in one of the reply shapes the reasoning cut must handle."""
+    """The candidate: right for about two questions in three, decided by a hash of the text and the
+    image bytes it was sent (so other pixels can change the verdict), as an option text, a letter or
+    a sentence, wrapped in one of the reply shapes the reasoning cut must handle."""
     user = messages[-1]["content"]
     text, image = _text(user), _image_sha(user)
     seed = _h(text, image)
     options = re.findall(r"^([A-J])\. (.*)$", text, re.MULTILINE)
+    head = text.split("\n\nChoices:")[0].strip()
+    if "\nQuestion:\n" in text:  # the PubMedQA layout
+        head = text.split("\nQuestion:\n", 1)[1].split("\n\n")[0]
+    known = _known_answers().get(head)
+    if known is not None and seed % 3 != 0:
+        hit = [(letter, option) for letter, option in options if option == known]
+        if hit:
+            options = hit
+        elif not options:
+            return _wrap(known, seed, image)
     if options:
         letter, option = options[seed % len(options)]
         answer = [option, letter, f"{letter}. {option}"][(seed >> 3) % 3]
     elif "report" in text.lower() or "describe" in text.lower() or "effusion" in text.lower():
-        answer = ["Normal chest.", "Left lower lobe pneumonia.", "Heart size is normal.", "Unremarkable."][seed % 4]
+        answer = ["Normal chest.", "Left lower lobe pneumonia.", "Heart size is normal.", "Unremarkable."][
+            seed % 4
+        ]
     else:
         answer = ["yes", "no", "Liver", "x-ray", "A stone", "H&E"][seed % 6]
+    return _wrap(answer, seed, image)
+
+
+def _wrap(answer: str, seed: int, image: str) -> str:
     shape = (seed >> 5) % 4
     if shape == 0:
         return f"<think>Looking (image {image}).</think> {answer}"
@@ -332,13 +448,18 @@ def candidate_reply(messages: list[dict[str, Any]]) -> str:
     return f"  {answer}  "  # no tags: published passes it to the judge unstripped
 
 
-_PUBLISHED_BINARY = re.compile(r"Question:\n(.*)\n\nCorrect Answer:\n(.*)\n\nPredicted Answer:\n(.*)\n\nScore 1 if", re.S)
+_PUBLISHED_BINARY = re.compile(
+    r"Question:\n(.*)\n\nCorrect Answer:\n(.*)\n\nPredicted Answer:\n(.*)\n\nScore 1 if", re.S
+)
 _PUBLISHED_MIMIC = re.compile(
     r"### Clinical Instruction or Question::\n(.*)\n\n### Reference Report or Summary:\n(.*)\n\n"
     r"### AI-Generated Report or Summary:\n(.*) /no_think$",
     re.S,
 )
-_OURS = re.compile(r"<(question|instruction)>\n(.*)\n</\1>\n\n<reference>\n(.*)\n</reference>\n\n<candidate>\n(.*)\n</candidate>", re.S)
+_OURS = re.compile(
+    r"<(question|instruction)>\n(.*)\n</\1>\n\n<reference>\n(.*)\n</reference>\n\n<candidate>\n(.*)\n</candidate>",
+    re.S,
+)
 
 
 def judge_view(messages: list[dict[str, Any]]) -> tuple[str, str, str, str]:

@@ -105,7 +105,7 @@ def run(
     prompt: str = typer.Option(
         "plain",
         "--prompt",
-        help="plain: the question as the published protocol sends it; medix: the MediX training "
+        help="plain: the question exactly as the published protocol sends it; medix: the MediX training "
         "instruction, the image, then the question (a training run's own template for --model-path).",
     ),
     think_tag: str | None = typer.Option(
@@ -130,6 +130,21 @@ def run(
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Judge judge_failed samples again."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.md / report.html / plot."),
+    yes_no_choices: bool = typer.Option(
+        False,
+        "--yes-no-choices",
+        help="Show a task's unquoted yes / no options as the words (changes PubMedQA scores; published: "
+        "True / False, as YAML reads them).",
+    ),
+    strict_verdicts: bool = typer.Option(
+        False,
+        "--strict-verdicts",
+        help="Accept only the judge scores the prompt offers (0/1, whole 0-5); others are re-asked "
+        "(can change scores; published: any number, half points included).",
+    ),
+    force_think: bool = typer.Option(
+        False, "--force-think", help="Append ' <think>' to the question (the published FORCE_THINK=1)."
+    ),
 ) -> None:
     """Generate, judge and score (any subset of the phases; re-running resumes)."""
     from medix_r1.evaluation import (
@@ -210,6 +225,7 @@ def run(
                 system_prompt=system_prompt,
                 max_tokens=max_tokens,
                 instruction=instruction,
+                force_think=force_think,
             )
         elif backend == "transformers":
             if not model_path:
@@ -250,6 +266,7 @@ def run(
                 rounds=judge_rounds,
                 max_reasks=judge_reasks,
                 extra_body=no_think,
+                strict_verdicts=strict_verdicts,
             )
         else:
             raise _fail(f"--judge-backend {judge_backend!r}: choose openai or fake")
@@ -280,6 +297,7 @@ def run(
             reports=not no_report,
             progress=_Progress(),
             run_info=info,
+            yes_no_choices=yes_no_choices,
         )
     except (EvalRunError, StaleResultsError, TaskConfigError) as exc:
         raise _fail(str(exc)) from None

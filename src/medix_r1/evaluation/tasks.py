@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from medix_r1.evaluation.files import content_hash
 from medix_r1.errors import MedixError
+from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS
 
 __all__ = [
@@ -329,9 +329,7 @@ class TaskSpec:
             hash=content_hash(self.name, text, answer, image.sha if image else None, self.grading),
         )
 
-    def _published_text(
-        self, row: dict[str, Any], sid: str, yes_no_choices: bool
-    ) -> tuple[str, list[Any]]:
+    def _published_text(self, row: dict[str, Any], sid: str, yes_no_choices: bool) -> tuple[str, list[Any]]:
         """The candidate's text before the final strip, and the options, built as the published
         loader builds them (``eval/utils.py``, ``load_dataset_with_params``):
 
@@ -418,7 +416,9 @@ class TaskSpec:
         raise TaskConfigError(f"task {self.name}: give answer_column, answer_id or answer")
 
     def _joined_answer(self, row: dict[str, Any]) -> str:
-        return "".join(f"{'' if row.get(col) is None else row.get(col)}\n" for col in self.answer or []).strip()
+        return "".join(
+            f"{'' if row.get(col) is None else row.get(col)}\n" for col in self.answer or []
+        ).strip()
 
     def _image(self, row: dict[str, Any], sid: str, image_dir: Path | None) -> ImageRef | None:
         if self.image_column:
@@ -547,7 +547,9 @@ def _read_hub(spec: TaskSpec) -> Iterator[dict[str, Any]]:
         names = [None if spec.subset in (None, "default") else spec.subset]
     local = spec.local_path()
     for name in names:
-        ds = datasets.load_dataset(str(local) if local is not None else spec.path, name=name, split=spec.split)
+        ds = datasets.load_dataset(
+            str(local) if local is not None else spec.path, name=name, split=spec.split
+        )
         # Images stay encoded: hashing and sending need the bytes, not a decoded bitmap.
         for col, feature in ds.features.items():
             if isinstance(feature, datasets.Image):
