@@ -273,7 +273,12 @@ def test_slake_image_files_keep_their_stored_orientation(tmp_path):
     (folder / "a.jpg").write_bytes(_jpeg_with_orientation(6))
     spec = task_from_fields(
         "slake_vqa",
-        {"path": str(tmp_path), "image_dir": str(tmp_path / "imgs")},
+        {
+            "path": str(tmp_path),
+            "image_dir": str(tmp_path / "imgs"),
+            "question_column": "question",
+            "answer_column": "answer",
+        },
         group="vlm",
         defaults=_published("slake_vqa"),
     )
@@ -442,7 +447,7 @@ def test_local_slake_without_an_image_folder_names_the_key_and_never_downloads(p
 def test_a_missing_local_dataset_folder_is_an_error_not_a_hub_id(tmp_path):
     spec = task_from_fields(
         "rad_vqa",
-        {"path": "./no/such/folder"},
+        {"path": "./no/such/folder", "answer_column": "a"},
         group="vlm",
         base_dir=tmp_path,
         defaults=_published("rad_vqa"),
@@ -456,7 +461,7 @@ def test_a_missing_local_dataset_folder_is_an_error_not_a_hub_id(tmp_path):
 def test_image_dir_key_must_be_a_folder(tmp_path):
     spec = task_from_fields(
         "slake_vqa",
-        {"path": str(tmp_path), "image_dir": "nope"},
+        {"path": str(tmp_path), "image_dir": "nope", "answer_column": "a"},
         group="vlm",
         base_dir=tmp_path,
         defaults=_published("slake_vqa"),
@@ -477,3 +482,14 @@ def test_published_harness_and_ours_agree_on_every_request(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "0 difference(s)" in proc.stdout
+
+
+def test_a_published_layout_entry_takes_published_defaults_not_the_registry(tmp_path):
+    """An entry with `path` leaving out split / choices_column / name reads as the published loader
+    reads it (split test, no options, no config), not with our registry's values for that name."""
+    (tmp_path / "t.yaml").write_text(
+        "vlm:\n  pmc_vqa:\n    path: ./x\n    question_column: question\n    answer_column: answer\n"
+    )
+    (task,) = load_task_file(tmp_path / "t.yaml")
+    assert (task.split, task.subset, task.choices_column, task.grading) == ("test", None, None, "binary")
+    assert task.expected_size is None and task.group == "vlm"

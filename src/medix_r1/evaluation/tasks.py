@@ -269,7 +269,7 @@ class TaskSpec:
             if self.data_files is None and self.local_path() is None:
                 return _fetch_archive(*self.quirk.image_archive)
             raise TaskConfigError(
-                f"task {self.name}: its rows name image files ({self.image_column!r}) but no image folder "
+                f"task {self.name}: its rows name image files ({self.image_column or 'img_name'!r}) but no image folder "
                 f"is given: set `image_dir:` in the task entry (relative to the YAML file)"
                 + (f", or put the images in ./{published} as the published harness does" if published else "")
             )
@@ -428,7 +428,8 @@ class TaskSpec:
                     f"task {self.name}, row {sid}: image column {self.image_column!r} is empty"
                 )
         else:  # published auto-detection: the first of these columns with a (truthy) value
-            value = next((row[c] for c in ("image", "image_id") if row.get(c)), None)
+            columns = ("img_name", "image", "image_id") if self.quirk.image_archive else ("image", "image_id")
+            value = next((row[c] for c in columns if row.get(c)), None)
             if value is None:
                 return None
         return self._image_ref(value, sid, image_dir)
@@ -462,6 +463,9 @@ class TaskSpec:
                 local = image_dir / value.rstrip("/").split("/")[-1] if image_dir else None
                 if local is not None and local.exists():
                     return ImageRef(sha=_file_sha(local), path=str(local), exif_transpose=not raw)
+                if not is_url and Path(value).expanduser().is_file():
+                    p = Path(value).expanduser()
+                    return ImageRef(sha=_file_sha(p), path=str(p), exif_transpose=not raw)
                 if not is_url:
                     raise TaskConfigError(
                         f"task {self.name}, row {sid}: image {value!r} is not in the image folder "
@@ -588,7 +592,12 @@ def task_from_fields(
     defaults: TaskSpec | None = None,
 ) -> TaskSpec:
     """Build a task from one YAML entry. A published task name brings its quirk and expected size
-    (``defaults``); the entry's own fields win."""
+    (``defaults``); the entry's own fields win.
+
+    An entry with a ``path`` is in the published layout and is read as the published loader reads it:
+    a field it leaves out has the published default (split ``test``, no config name, no options), never
+    our registry's value. An entry without ``path`` (local ``data_files``, our addition) takes the
+    registry's columns for the fields it leaves out."""
     fields = dict(fields or {})
     unknown = sorted(set(fields) - set(YAML_FIELDS))
     if unknown:
@@ -605,7 +614,7 @@ def task_from_fields(
     grading = fields.get("grading", defaults.grading if defaults else ("scale5" if mimic_rule else "binary"))
     if grading not in GRADINGS:
         raise TaskConfigError(f"task {name}: grading {grading!r} is not one of {', '.join(GRADINGS)}")
-    if defaults is None and not {"answer_column", "answer_id", "answer"} & set(fields):
+    if (defaults is None or "path" in fields) and not {"answer_column", "answer_id", "answer"} & set(fields):
         raise TaskConfigError(f"task {name}: give answer_column, answer_id or answer (a list of columns)")
     for key in ("question_column", "answer", "choices", "choices_column"):
         value = fields.get(key)
@@ -617,6 +626,15 @@ def task_from_fields(
     if isinstance(data_files, str):
         data_files = [data_files]
     base = defaults if defaults is not None else TaskSpec(name=name)
+    if defaults is not None and "path" in fields:
+        base = TaskSpec(
+            name=name,
+            group=defaults.group,
+            grading=defaults.grading,
+            quirk=defaults.quirk,
+            expected_size=defaults.expected_size,
+            description=defaults.description,
+        )
     if defaults is None and mimic_rule:
         base = replace(base, quirk=Quirk(published_image_dir="tmp/mimic", image_by_basename=True))
     updates: dict[str, Any] = {
