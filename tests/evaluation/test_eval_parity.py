@@ -493,3 +493,29 @@ def test_a_published_layout_entry_takes_published_defaults_not_the_registry(tmp_
     (task,) = load_task_file(tmp_path / "t.yaml")
     assert (task.split, task.subset, task.choices_column, task.grading) == ("test", None, None, "binary")
     assert task.expected_size is None and task.group == "vlm"
+
+
+def test_an_image_feature_mode_is_applied_as_datasets_applies_it(tmp_path):
+    """A feature declared `Image(mode="L")` decodes to grey; the published harness then converts to RGB."""
+    import datasets
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 90)).save(buf, format="PNG")
+    features = datasets.Features(
+        {"q": datasets.Value("string"), "a": datasets.Value("string"), "image": datasets.Image(mode="L")}
+    )
+    (tmp_path / "ds").mkdir()
+    datasets.Dataset.from_list(
+        [{"q": "Q?", "a": "A", "image": {"bytes": buf.getvalue(), "path": None}}], features=features
+    ).to_parquet(str(tmp_path / "ds" / "test.parquet"))
+    spec = task_from_fields(
+        "grey", {"path": str(tmp_path / "ds"), "question_column": "q", "answer_column": "a"}, group="vlm"
+    )
+    (sample,) = spec.samples()
+    expected = io.BytesIO()
+    datasets.load_dataset(str(tmp_path / "ds"), split="test")[0]["image"].convert("RGB").save(
+        expected, "JPEG"
+    )
+    url = build_messages(sample)[0]["content"][0]["image_url"]["url"]
+    assert url == "data:image/jpeg;base64," + base64.b64encode(expected.getvalue()).decode()

@@ -46,7 +46,10 @@ def test_aggregate(rounds, grading, expected):
         ('{"score": 1.0}', "binary", 1),
         # published: any number is a round value; on binary only exactly 1 counts as a "1" round
         ('{"score": 2}', "binary", 2),
-        ('{"score": true}', "binary", None),
+        ('{"score": true}', "binary", 1),  # Python counts True as 1
+        ('{"score": "yes"}', "binary", 0),  # published: any non-1 value is a round that is not 1
+        ('{"score": null}', "binary", 0),
+        ('{"score": "yes"}', "scale5", None),  # published: crashes; here: asked again
         ('{"score": 1, "why": {"a": 1}}', "binary", 1),  # published span: first { to last }
         ('{"score": 1} then {"score": 0}', "binary", None),  # contradicts itself
         ('{"score": 1} ... {"score": 1}', "binary", 1),
@@ -74,6 +77,8 @@ def test_parse_verdict(reply, grading, expected):
         ('{"score": 3.5}', "scale5", None),
         ('{"score": 6}', "scale5", None),
         ('{"score": 5.0}', "scale5", 5),
+        ('{"score": true}', "binary", None),
+        ('{"score": "yes"}', "binary", None),
     ],
 )
 def test_parse_verdict_strict(reply, grading, expected):

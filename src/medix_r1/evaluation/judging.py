@@ -49,20 +49,24 @@ _OBJECT = re.compile(r"\{[^{}]*\}")
 
 
 def _as_score(value: Any, grading: str, strict: bool) -> int | float | None:
-    """A score value as a number (whole numbers as ``int``), or ``None`` when it is not one.
+    """A score value as a number (whole numbers as ``int``), or ``None`` when it cannot be used.
 
-    Published: any JSON number is used as it is; a numeric string is read as its number here (the
-    published harness counts a binary ``"1"`` as 0 and crashes on ``"3"`` for a 0-5 task). With
+    Published (``strict`` off): any JSON number is used as it is, ``true`` / ``false`` as 1 / 0 (Python
+    counts them as numbers); on a binary task any other value is a round that is not 1 (its majority
+    counts ``1``s), so it is read as 0. A numeric string is read as its number (the published harness
+    counts a binary ``"1"`` as 0 and crashes on ``"3"`` for a 0-5 task: a bug we do not copy). With
     ``strict`` only the values the prompt offered pass."""
     if isinstance(value, bool):
-        return None
+        if strict:
+            return None
+        value = int(value)
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
-            return None
+            value = None
     if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
+        return 0 if grading == "binary" and not strict else None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if strict and value not in ALLOWED_SCORES[grading]:

@@ -117,6 +117,8 @@ class ImageRef:
     #: behaviour for image columns); files the published harness opens itself (SLAKE's ``img_name``,
     #: MIMIC) are not transposed.
     exif_transpose: bool = True
+    #: The ``mode`` of the ``datasets.Image`` feature, applied after decoding as the feature does.
+    decode_mode: str | None = None
 
     def read_bytes(self, cache_dir: Path | None = None) -> bytes:
         if self.data is not None:
@@ -136,6 +138,8 @@ class ImageRef:
         image.load()
         if self.exif_transpose and image.getexif().get(Image.ExifTags.Base.Orientation) is not None:
             image = ImageOps.exif_transpose(image)
+        if self.decode_mode and self.decode_mode != image.mode:
+            image = image.convert(self.decode_mode)
         return image.convert("RGB")
 
     def to_data_url(self, cache_dir: Path | None = None) -> str:
@@ -439,7 +443,9 @@ class TaskSpec:
             if not value:
                 raise TaskConfigError(f"task {self.name}, row {sid}: empty image list")
             value = value[0]
+        mode = None
         if isinstance(value, dict):
+            mode = value.get("mode")
             if value.get("bytes"):
                 value = value["bytes"]
             elif value.get("path"):
@@ -448,7 +454,7 @@ class TaskSpec:
                 raise TaskConfigError(f"task {self.name}, row {sid}: image feature without bytes or path")
         if isinstance(value, (bytes, bytearray)):
             data = bytes(value)
-            return ImageRef(sha=hashlib.sha256(data).hexdigest()[:16], data=data)
+            return ImageRef(sha=hashlib.sha256(data).hexdigest()[:16], data=data, decode_mode=mode)
         if hasattr(value, "save") and hasattr(value, "mode"):  # a decoded PIL image (already transposed)
             buf = io.BytesIO()
             value.save(buf, format="PNG")
@@ -463,9 +469,11 @@ class TaskSpec:
                 local = image_dir / value.rstrip("/").split("/")[-1] if image_dir else None
                 if local is not None and local.exists():
                     return ImageRef(sha=_file_sha(local), path=str(local), exif_transpose=not raw)
-                if not is_url and Path(value).expanduser().is_file():
-                    p = Path(value).expanduser()
-                    return ImageRef(sha=_file_sha(p), path=str(p), exif_transpose=not raw)
+                for p in ([image_dir / value] if image_dir and not is_url else []) + [
+                    Path(value).expanduser()
+                ]:
+                    if not is_url and p.is_file():  # a nested folder, or a path used as it is
+                        return ImageRef(sha=_file_sha(p), path=str(p), exif_transpose=not raw)
                 if not is_url:
                     raise TaskConfigError(
                         f"task {self.name}, row {sid}: image {value!r} is not in the image folder "
@@ -485,7 +493,7 @@ class TaskSpec:
                     f"task {self.name}, row {sid}: image file {p} does not exist; set `image_dir:` in the "
                     "task entry to the folder holding the images"
                 )
-            return ImageRef(sha=_file_sha(p), path=str(p), exif_transpose=not raw)
+            return ImageRef(sha=_file_sha(p), path=str(p), exif_transpose=not raw, decode_mode=mode)
         raise TaskConfigError(
             f"task {self.name}, row {sid}: cannot read an image from a {type(value).__name__}"
         )
@@ -554,11 +562,19 @@ def _read_hub(spec: TaskSpec) -> Iterator[dict[str, Any]]:
         ds = datasets.load_dataset(
             str(local) if local is not None else spec.path, name=name, split=spec.split
         )
-        # Images stay encoded: hashing and sending need the bytes, not a decoded bitmap.
+        # Images stay encoded: hashing and sending need the bytes, not a decoded bitmap. A feature's
+        # `mode` travels with each value, so decoding later gives what the feature would have given.
+        modes: dict[str, str] = {}
         for col, feature in ds.features.items():
             if isinstance(feature, datasets.Image):
+                if feature.mode:
+                    modes[col] = feature.mode
                 ds = ds.cast_column(col, datasets.Image(decode=False))
-        yield from ds
+        for row in ds:
+            for col, mode in modes.items():
+                if isinstance(row.get(col), dict):
+                    row[col] = {**row[col], "mode": mode}
+            yield row
 
 
 def _fetch_archive(repo_id: str, filename: str) -> Path:
