@@ -89,9 +89,10 @@ def test_parse_verdict_strict(reply, grading, expected):
 def test_mcq_prompt_assembly():
     assert (
         format_question(" What? ", ["a", "b", "c", "d", "e"])
-        == "What?\n\nChoices:\nA. a\nB. b\nC. c\nD. d\nE. e"
+        == "What? \n\nChoices:\nA. a\nB. b\nC. c\nD. d\nE. e"  # published: only the whole text is stripped
     )
-    assert format_question("What?", None) == format_question("What?", []) == "What?"
+    assert format_question(" What? ", None) == "What?"
+    assert format_question("What? ", []) == "What? \n\nChoices:"  # published: a bare Choices: line
     assert (
         format_question("Q", ["a", None, "c"]) == "Q\n\nChoices:\nA. a\nC. c"
     )  # a blank option keeps its letter

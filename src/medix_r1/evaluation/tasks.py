@@ -29,7 +29,7 @@ from typing import Any
 
 from medix_r1.errors import MedixError
 from medix_r1.evaluation.files import content_hash
-from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS
+from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS, format_question
 
 __all__ = [
     "TaskSpec",
@@ -342,45 +342,40 @@ class TaskSpec:
         - one question column: its value (nothing for a missing one); ``\n\nChoices:`` whenever
           ``choices_column`` is a non-empty list or a column name, even when the row has no option;
         - one ``\nA. option`` line per option that is not ``None`` (the letter still counts);
-        - nothing stripped here: whitespace before ``Choices:`` stays; only the whole text is stripped.
+        - only the whole text is stripped (:func:`format_question`): whitespace before ``Choices:`` stays.
 
         Option values are shown as Python prints them, so YAML's unquoted ``yes`` / ``no`` (booleans)
         show as ``True`` / ``False``; ``yes_no_choices`` shows them as the words instead (a deliberate
         difference, off by default because it changes scores).
         """
         qc = self.question_column
-        choices: list[Any]
+        choices: list[Any] | None
         if isinstance(qc, list):
-            text = ""
+            parts = []
             for col in qc:
                 value = row.get(col)
                 if isinstance(value, list):
                     value = value[0] if value else ""
-                text += f"{col.lower().capitalize()}:\n{value}\n\n"
+                parts.append(f"{col.lower().capitalize()}:\n{value}")
+            text = "\n\n".join(parts)
             choices = list(self.choices) if self.choices is not None else []
             if yes_no_choices:
                 choices = [_yes_no_word(c) for c in choices]
-            text += "Choices:"
         else:
             value = row.get(qc) if qc is not None else None
             text = "" if value is None else f"{value}"
-            choices = []
             cc = self.choices_column
+            choices = None  # no options block at all
             if isinstance(cc, list) and cc:
-                text += "\n\nChoices:"
                 choices = [row.get(col) for col in cc]
             elif isinstance(cc, str):
-                text += "\n\nChoices:"
                 choices = self._column_choices(row, cc, sid)
-        if len(choices) > len(OPTION_LETTERS):
+        if choices is not None and len(choices) > len(OPTION_LETTERS):
             raise TaskConfigError(
                 f"task {self.name}, row {sid}: {len(choices)} options; the prompt has letters for "
                 f"{len(OPTION_LETTERS)}"
             )
-        for i, option in enumerate(choices):
-            if option is not None:
-                text += f"\n{OPTION_LETTERS[i]}. {option}"
-        return text, choices
+        return format_question(text, choices), choices or []
 
     def _column_choices(self, row: dict[str, Any], column: str, sid: str) -> list[Any]:
         value = row.get(column)
