@@ -519,3 +519,14 @@ def test_an_image_feature_mode_is_applied_as_datasets_applies_it(tmp_path):
     )
     url = build_messages(sample)[0]["content"][0]["image_url"]["url"]
     assert url == "data:image/jpeg;base64," + base64.b64encode(expected.getvalue()).decode()
+
+
+def test_system_turn_and_force_think_are_the_published_shapes():
+    """SYSTEM_PROMPT / FORCE_THINK=1 of the published harness: `--system-prompt`, `--force-think`."""
+    from medix_r1.evaluation import EvalSample
+
+    sample = EvalSample(id="t_0", task="t", index=0, question="Q?", answer="A")
+    assert build_messages(sample, system_prompt="Be brief.", force_think=True) == [
+        {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Q? <think>"}]},
+    ]

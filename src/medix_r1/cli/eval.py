@@ -172,6 +172,8 @@ def run(
         raise _fail(f"--prompt {prompt!r}: choose plain or medix")
     if think_tag not in (None, "thinking", "think"):
         raise _fail(f"--think-tag {think_tag!r}: choose thinking or think")
+    if force_think and backend != "openai":
+        raise _fail("--force-think applies to the openai backend (the published harness's only one)")
     if token_limit_param not in TOKEN_LIMIT_PARAMS:
         raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
     # A local checkpoint of a training run is asked with that run's instruction template and tags.
