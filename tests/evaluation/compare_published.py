@@ -196,6 +196,11 @@ def compare(work: Path, log: list[dict[str, Any]]) -> list[str]:
         ):  # the published table prints six decimals
             diffs.append(f"score {task}: published {value}, ours {mine}")
     lines.append("\n".join(table))
+    pub_txt = (work / "published" / model_dir / f"{model_dir}_score.txt").read_bytes()
+    our_txt = (work / "ours" / model_dir / f"{model_dir}_score.txt").read_bytes()
+    lines.append(f"score file {model_dir}_score.txt byte-identical: {pub_txt == our_txt}")
+    if pub_txt != our_txt:
+        diffs.append(f"score files differ:\n{pub_txt.decode()}\n---\n{our_txt.decode()}")
     print("\n".join(lines))
     return diffs
 

@@ -208,12 +208,13 @@ def test_score_table_layout():
     s = compute_scores(
         [_row(0, "medqa", 1), _row(1, "medqa", 0), _row(0, "pubmedqa", 1)], ["medqa", "pubmedqa"]
     )
+    # published: pandas' to_string() of the table, the Overall row's Accuracy in percent, no final newline
     assert format_score_table("org/M", s) == (
         "Model: org/M\n\n"
-        "       Task  Accuracy  Accuracy (%)\n"
-        "0     medqa  0.500000        50.00%\n"
-        "1  pubmedqa  1.000000       100.00%\n"
-        "2   Overall  0.750000        75.00%\n"
+        "       Task  Accuracy Accuracy (%)\n"
+        "0     medqa       0.5       50.00%\n"
+        "1  pubmedqa       1.0      100.00%\n"
+        "2   Overall      75.0       75.00%"
     )
 
 

@@ -185,28 +185,43 @@ def compute_scores(
 
 
 def format_score_table(model: str, scores: Scores) -> str:
-    """``<model>_score.txt`` in the published layout: a ``Model:`` line, a blank line, then an indexed
-    table of Task / Accuracy / Accuracy (%) with an ``Overall`` row when there is more than one task.
+    """``<model>_score.txt`` as the published score phase writes it: ``Model: <model>``, a blank line,
+    then pandas' ``to_string()`` of Task / Accuracy / Accuracy (%), with an ``Overall`` row when there
+    is more than one task whose Accuracy is in percent (published). Without pandas, the same layout
+    by hand.
 
-    Unlike the published file, the Overall row's Accuracy is a fraction like every other row, and the
-    file is written whole (not appended) on every score phase.
+    Unlike the published file it is written whole (not appended) on every score phase, and a task
+    without judgements shows ``NaN`` / ``n/a`` (the published score phase divides by zero there).
     """
-    body: list[tuple[str, str, str]] = []
-    for name, t in scores.tasks.items():
-        if t.score is None:
-            body.append((name, "NaN", "n/a"))
-        else:
-            body.append((name, f"{t.score:.6f}", f"{t.score * 100:.2f}%"))
-    if len(scores.tasks) > 1:
+    names = list(scores.tasks)
+    values = [scores.tasks[n].score for n in names]
+    percent = ["n/a" if v is None else f"{v * 100:.2f}%" for v in values]
+    if len(names) > 1:
         o = scores.overall
-        body.append(
-            ("Overall", "NaN" if o is None else f"{o:.6f}", "n/a" if o is None else f"{o * 100:.2f}%")
+        names.append("Overall")
+        values.append(None if o is None else o * 100)
+        percent.append("n/a" if o is None else f"{o * 100:.2f}%")
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - datasets (the eval extra) brings pandas
+        pd = None
+    if pd is not None:
+        df = pd.DataFrame(
+            {
+                "Task": names,
+                "Accuracy": [float("nan") if v is None else v for v in values],
+                "Accuracy (%)": percent,
+            }
         )
+        return f"Model: {model}\n\n" + df.to_string()
+    body = [
+        (n, "NaN" if v is None else f"{v:.6f}", p) for n, v, p in zip(names, values, percent, strict=True)
+    ]
     header = ("Task", "Accuracy", "Accuracy (%)")
     index = [str(i) for i in range(len(body))]
     iw = max([len(i) for i in index] + [0])
     widths = [max(len(header[c]), *(len(r[c]) for r in body)) if body else len(header[c]) for c in range(3)]
-    lines = [" " * iw + "  " + "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False))]
+    lines = [" " * iw + " " + " ".join(h.rjust(w + 1) for h, w in zip(header, widths, strict=False))]
     for i, r in zip(index, body, strict=False):
-        lines.append(i.ljust(iw) + "  " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=False)))
-    return f"Model: {model}\n\n" + "\n".join(lines) + "\n"
+        lines.append(i.ljust(iw) + " " + " ".join(v.rjust(w + 1) for v, w in zip(r, widths, strict=False)))
+    return f"Model: {model}\n\n" + "\n".join(lines)
