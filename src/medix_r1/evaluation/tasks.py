@@ -6,11 +6,13 @@ one, a quirk (:class:`Quirk`: SLAKE's English filter and image archive, the MIMI
 credentials). :meth:`TaskSpec.samples` loads the rows and maps each to an :class:`EvalSample` with the
 published id ``<task>_<index>`` (index counted after filtering, as published) and a content hash.
 
-Row mapping (reference section 5), for a single ``question_column``:
-question = that column; choices from ``choices_column`` (a list of columns, or one column holding a
+Row mapping: exactly the published loader's (``load_dataset_with_params`` of the published
+``eval/utils.py``; issue 14), see :meth:`TaskSpec._published_text`. For a single ``question_column``:
+question = that column; options from ``choices_column`` (a list of columns, or one column holding a
 list or a dict); reference = ``answer_column``, else the option at ``answer_id``. For a list of
 question columns (PubMedQA) each column is shown under its capitalised name, the options come from the
-static ``choices`` and the reference joins the ``answer`` columns with newlines.
+static ``choices`` (as YAML read them) and the reference joins the ``answer`` columns with newlines.
+Images from image columns are decoded as the ``datasets`` Image feature decodes them.
 """
 
 from __future__ import annotations
@@ -72,11 +74,13 @@ YAML_FIELDS: dict[str, str] = {
     "answer_id": "column with the index (or letter) of the right option; the reference is its text",
     "answer": "list of columns joined by newlines as the reference (published PubMedQA)",
     "choices_column": "list of option columns, or one column holding a list or dict of options",
-    "choices": "static option list (published PubMedQA: yes / no / maybe)",
+    "choices": "static option list, shown as YAML reads it (unquoted yes / no are True / False, as published)",
     "data_files": "local json / jsonl / parquet file(s), relative to the YAML file",
     "image_column": "column with the image: a path relative to the YAML (or image_dir), or an image feature",
-    "image_dir": "folder that image paths are relative to (relative to the YAML file)",
-    "grading": "binary (default): 0/1 by majority of three rounds; scale5: mean of 0-5 rounds / 5",
+    "image_dir": "folder that image paths are relative to (relative to the YAML file); default for SLAKE "
+    "and MIMIC: the published ./tmp/slake/imgs, ./tmp/mimic when they exist",
+    "grading": "binary (default; scale5 when the name contains mimic): 0/1 by majority of three rounds; "
+    "scale5: mean of 0-5 rounds / 5",
 }
 
 
