@@ -86,7 +86,7 @@ def run_ours(work: Path, python: str, extra: list[str]) -> None:
     cmd = [
         str(Path(python).with_name("medix-r1")), "eval", "run", "--model", suite_mod.CANDIDATE_MODEL,
         "--tasks", "tasks.yaml", "--out", "ours", "--base-url", url, "--judge-url", url,
-        "--judge-model", suite_mod.JUDGE_MODEL, "--concurrency", "1", "--no-report", *extra,
+        "--judge-model", suite_mod.JUDGE_MODEL, "--no-report", *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
     (work / "ours.log").write_text(proc.stdout + proc.stderr)
@@ -131,7 +131,12 @@ def compare(work: Path, log: list[dict[str, Any]]) -> list[str]:
                 judge_first[entry["run"]].append(suite_mod.judge_view(body["messages"]))
         else:
             cand[entry["run"]].append(entry)
-    pub_c, our_c = cand["published"], cand["ours"]
+
+    # Paired in a canonical order, so our run may have any number of samples in flight.
+    def canonical(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(entries, key=lambda e: json.dumps(e["body"]["messages"], ensure_ascii=False))
+
+    pub_c, our_c = canonical(cand["published"]), canonical(cand["ours"])
     if len(pub_c) != len(our_c):
         diffs.append(f"candidate requests: published {len(pub_c)}, ours {len(our_c)}")
     msg_same = 0
@@ -156,7 +161,7 @@ def compare(work: Path, log: list[dict[str, Any]]) -> list[str]:
         f"{sum(p['raw'] == o['raw'] for p, o in zip(pub_c, our_c, strict=False))}"
     )
 
-    pj, oj = judge_first["published"], judge_first["ours"]
+    pj, oj = sorted(judge_first["published"]), sorted(judge_first["ours"])
     same_j = sum(1 for a, b in zip(pj, oj, strict=False) if a == b)
     lines.append(
         f"judge conversations: {len(pj)} published, {len(oj)} ours; judge input (grading, question, "

@@ -132,7 +132,9 @@ def compute_scores(
     """Scores of the given tasks from judgement rows (rows of other tasks are ignored)."""
     gradings = gradings or {}
     values: dict[str, list[float]] = {t: [] for t in tasks}
-    raw_scale5: dict[str, list[float]] = {t: [] for t in tasks}  # 0-5 means, for the published sum
+    # (sample index, 0-5 mean), summed in sample order as the published one-worker run does, so the
+    # float sum does not depend on the order samples finished in
+    raw_scale5: dict[str, list[tuple[int, float]]] = {t: [] for t in tasks}
     failed: dict[str, int] = dict.fromkeys(tasks, 0)
     seen_grading: dict[str, str] = {}
     has_image: dict[str, bool] = dict.fromkeys(tasks, False)
@@ -152,14 +154,15 @@ def compute_scores(
         else:
             values[task].append(v)
             if (ev.get("grading") or row.get("grading") or gradings.get(task)) == "scale5":
-                raw_scale5[task].append(float(ev["score"]))
+                index = row["id"].rpartition("_")[2]
+                raw_scale5[task].append((int(index) if index.isdigit() else 0, float(ev["score"])))
     out: dict[str, TaskScore] = {}
     for t in tasks:
         vs = values[t]
         modality = "image" if (image_tasks is not None and t in image_tasks) or has_image[t] else "text"
         # Published arithmetic, so scores agree to the last bit: correct / total for binary tasks,
         # the sum of the 0-5 means / (5 x samples) for scale5 tasks.
-        raw = raw_scale5[t]
+        raw = [value for _, value in sorted(raw_scale5[t], key=lambda pair: pair[0])]
         score = sum(raw) / (5 * len(raw)) if raw and len(raw) == len(vs) else _mean(vs)
         out[t] = TaskScore(
             task=t,
