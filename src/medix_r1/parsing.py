@@ -31,6 +31,7 @@ __all__ = [
     "predicted_modality",
     "parse_response",
     "strip_reasoning",
+    "evaluation_cut",
     "INVALID_ANSWER_SYMBOLS",
 ]
 
@@ -236,3 +237,22 @@ def parse_response(text: str, fmt: ResponseFormat | None = None) -> ParsedRespon
         has_answer_block=fmt.answer_pattern.search(normalized) is not None,
         well_formed=is_well_formed(normalized, fmt),
     )
+
+
+def evaluation_cut(text: str) -> str:
+    """What the published evaluation's judge reads of a reply: the text after the last ``</think>``
+    when there is one, else after the last ``</thinking>``, stripped; the reply unchanged (not even
+    stripped) when it has neither tag (issue 14, quoted from the published ``eval/utils.py``).
+
+    Unlike :func:`strip_reasoning`, a ``</think>`` decides alone: a ``<thinking>`` block that
+    follows it stays in the text.
+
+    >>> evaluation_cut("<think>a</think> <thinking>b</thinking> B")
+    '<thinking>b</thinking> B'
+    >>> evaluation_cut("<thinking>a</thinking> B "), evaluation_cut(" B ")
+    ('B', ' B ')
+    """
+    for closer in ("</think>", "</thinking>"):
+        if closer in text:
+            return text.split(closer)[-1].strip()
+    return text

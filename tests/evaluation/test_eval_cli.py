@@ -20,7 +20,7 @@ def test_eval_run_submit_and_leaderboard(suite, servers, tmp_path, kit):
     r = runner.invoke(app, [*base, "--model", "org/Cand-A", "--concurrency", "8"])
     assert r.exit_code == 0, r.output
     assert "judge_failed 1" in r.output
-    assert ["4", "Overall", "0.666667", "66.67%"] in [line.split() for line in r.output.splitlines()]
+    assert ["4", "Overall", "66.666667", "66.67%"] in [line.split() for line in r.output.splitlines()]
     scores = json.loads((out / "Cand_A" / "scores.json").read_text())
     assert scores["overall"] == pytest.approx(kit.EXPECTED_OVERALL) and scores["run"]["judge_model"] == "j"
 

@@ -44,28 +44,55 @@ def test_aggregate(rounds, grading, expected):
         ('<think>maybe {"score": 0}</think>{"score": 1}', "binary", 1),  # reasoning is dropped first
         ('{"score": "1"}', "binary", 1),
         ('{"score": 1.0}', "binary", 1),
-        ('{"score": 2}', "binary", None),  # not offered
-        ('{"score": true}', "binary", None),
+        # published: any number is a round value; on binary only exactly 1 counts as a "1" round
+        ('{"score": 2}', "binary", 2),
+        ('{"score": true}', "binary", 1),  # Python counts True as 1
+        ('{"score": "yes"}', "binary", 0),  # published: any non-1 value is a round that is not 1
+        ('{"score": null}', "binary", 0),
+        ('{"score": "yes"}', "scale5", None),  # published: crashes; here: asked again
+        ('{"score": 1, "why": {"a": 1}}', "binary", 1),  # published span: first { to last }
         ('{"score": 1} then {"score": 0}', "binary", None),  # contradicts itself
         ('{"score": 1} ... {"score": 1}', "binary", 1),
         ("YES", "binary", None),
         ("", "binary", None),
         ('{"score": 4}', "scale5", 4),
-        ('{"score": 3.5}', "scale5", None),
-        ('{"score": 6}', "scale5", None),
+        ('{"score": 3.5}', "scale5", 3.5),  # half points are averaged by the published harness
+        ('{"score": "4.5"}', "scale5", 4.5),
+        ('{"score": 6}', "scale5", 6),
         ('{"verdict": 1}', "binary", None),
+        # the published cut: after the last </think> if any, else after the last </thinking>
+        ('<think>x</think><thinking>{"score": 0}</thinking>{"score": 1}', "binary", None),
     ],
 )
 def test_parse_verdict(reply, grading, expected):
     assert parse_verdict(reply, grading) == expected
 
 
+@pytest.mark.parametrize(
+    ("reply", "grading", "expected"),
+    [
+        ('{"score": 1}', "binary", 1),
+        ('{"score": "1"}', "binary", 1),
+        ('{"score": 2}', "binary", None),
+        ('{"score": 3.5}', "scale5", None),
+        ('{"score": 6}', "scale5", None),
+        ('{"score": 5.0}', "scale5", 5),
+        ('{"score": true}', "binary", None),
+        ('{"score": "yes"}', "binary", None),
+    ],
+)
+def test_parse_verdict_strict(reply, grading, expected):
+    """--strict-verdicts: only the values the prompt offered (a deliberate, score-changing option)."""
+    assert parse_verdict(reply, grading, strict=True) == expected
+
+
 def test_mcq_prompt_assembly():
     assert (
         format_question(" What? ", ["a", "b", "c", "d", "e"])
-        == "What?\n\nChoices:\nA. a\nB. b\nC. c\nD. d\nE. e"
+        == "What? \n\nChoices:\nA. a\nB. b\nC. c\nD. d\nE. e"  # published: only the whole text is stripped
     )
-    assert format_question("What?", None) == format_question("What?", []) == "What?"
+    assert format_question(" What? ", None) == "What?"
+    assert format_question("What? ", []) == "What? \n\nChoices:"  # published: a bare Choices: line
     assert (
         format_question("Q", ["a", None, "c"]) == "Q\n\nChoices:\nA. a\nC. c"
     )  # a blank option keeps its letter
@@ -181,12 +208,13 @@ def test_score_table_layout():
     s = compute_scores(
         [_row(0, "medqa", 1), _row(1, "medqa", 0), _row(0, "pubmedqa", 1)], ["medqa", "pubmedqa"]
     )
+    # published: pandas' to_string() of the table, the Overall row's Accuracy in percent, no final newline
     assert format_score_table("org/M", s) == (
         "Model: org/M\n\n"
-        "       Task  Accuracy  Accuracy (%)\n"
-        "0     medqa  0.500000        50.00%\n"
-        "1  pubmedqa  1.000000       100.00%\n"
-        "2   Overall  0.750000        75.00%\n"
+        "       Task  Accuracy Accuracy (%)\n"
+        "0     medqa       0.5       50.00%\n"
+        "1  pubmedqa       1.0      100.00%\n"
+        "2   Overall      75.0       75.00%"
     )
 
 

@@ -87,7 +87,7 @@ def test_full_run_gives_the_protocols_scores(suite, servers, tmp_path, kit):
     txt = d.score_txt.read_text().splitlines()
     assert txt[0] == "Model: org/Cand-7B" and txt[1] == ""
     assert txt[3].split() == ["0", "bones", "0.666667", "66.67%"]
-    assert txt[-1].split() == ["4", "Overall", "0.666667", "66.67%"]
+    assert txt[-1].split() == ["4", "Overall", "66.666667", "66.67%"]  # published: Overall in percent
 
 
 def test_rerun_redoes_nothing(suite, servers, tmp_path, kit):

@@ -56,7 +56,8 @@ ROWS = [
             "final_decision": "maybe",
             "LONG_ANSWER": "Unclear.",
         },
-        "Contexts:\nFirst part.\n\nQuestion:\nDoes it?\n\nChoices:\nA. yes\nB. no\nC. maybe",
+        # YAML's unquoted yes / no are booleans: the published loader shows True / False
+        "Contexts:\nFirst part.\n\nQuestion:\nDoes it?\n\nChoices:\nA. True\nB. False\nC. maybe",
         "maybe\nUnclear.",
     ),
     (
@@ -207,7 +208,7 @@ vlm:
 """
     )
     tasks = {t.name: t for t in load_task_file(tmp_path / "tasks.yaml")}
-    assert tasks["pubmedqa"].choices == ["yes", "no", "maybe"] and tasks["pubmedqa"].subset == "pubmedqa"
+    assert tasks["pubmedqa"].choices == [True, False, "maybe"] and tasks["pubmedqa"].subset == "pubmedqa"
     assert tasks["mimic_cxr_report_summarization"].grading == "scale5"  # the quirk comes with the name
     assert tasks["mimic_cxr_report_summarization"].quirk.text_only
     assert tasks["slake_vqa"].quirk.keep_if == (("q_lang", "en"),) and tasks["slake_vqa"].group == "vlm"

@@ -161,7 +161,7 @@ def run(
     prompt: str = typer.Option(
         "plain",
         "--prompt",
-        help="plain: the question as the published protocol sends it; medix: the MediX training "
+        help="plain: the question exactly as the published protocol sends it; medix: the MediX training "
         "instruction, the image, then the question (a training run's own template for --model-path).",
     ),
     think_tag: str | None = typer.Option(
@@ -190,6 +190,21 @@ def run(
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Judge judge_failed samples again."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.md / report.html / plot."),
+    yes_no_choices: bool = typer.Option(
+        False,
+        "--yes-no-choices",
+        help="Show a task's unquoted yes / no options as the words (changes PubMedQA scores; published: "
+        "True / False, as YAML reads them).",
+    ),
+    strict_verdicts: bool = typer.Option(
+        False,
+        "--strict-verdicts",
+        help="Accept only the judge scores the prompt offers (0/1, whole 0-5); others are re-asked "
+        "(can change scores; published: any number, half points included).",
+    ),
+    force_think: bool = typer.Option(
+        False, "--force-think", help="Append ' <think>' to the question (the published FORCE_THINK=1)."
+    ),
 ) -> None:
     """Generate, judge and score (any subset of the phases; re-running resumes)."""
     from medix_r1.evaluation import (
@@ -218,6 +233,8 @@ def run(
         raise _fail(f"--prompt {prompt!r}: choose plain or medix")
     if think_tag not in (None, "thinking", "think"):
         raise _fail(f"--think-tag {think_tag!r}: choose thinking or think")
+    if force_think and backend != "openai":
+        raise _fail("--force-think applies to the openai backend (the published harness's only one)")
     if token_limit_param not in TOKEN_LIMIT_PARAMS:
         raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
     # A local checkpoint of a training run is asked with that run's instruction template and tags.
@@ -274,6 +291,7 @@ def run(
                 system_prompt=system_prompt,
                 max_tokens=max_tokens,
                 instruction=instruction,
+                force_think=force_think,
             )
         elif backend == "transformers":
             if not model_path:
@@ -320,6 +338,7 @@ def run(
                 rounds=judge_rounds,
                 max_reasks=judge_reasks,
                 extra_body=no_think,
+                strict_verdicts=strict_verdicts,
             )
         else:
             raise _fail(f"--judge-backend {judge_backend!r}: choose openai or fake")
@@ -350,6 +369,7 @@ def run(
             reports=not no_report,
             progress=_Progress(),
             run_info=info,
+            yes_no_choices=yes_no_choices,
         )
     except (EvalRunError, StaleResultsError, TaskConfigError, ValueError, OSError) as exc:
         raise _fail(str(exc) + _offline_hint(str(exc))) from None

@@ -11,7 +11,10 @@ top_p 1, at most 2048 new tokens, the image sent as a base64 JPEG part before th
 Every backend exposes ``settings()``; they are hashed into each generation row, so a run directory
 made with other settings is detected on resume.
 
-The published protocol sends the plain question. ``eval run --prompt medix`` sends a
+The published protocol sends the plain question, in the published message shapes: every content is a
+list of parts (``[{"type": "text", "text": ...}]``, the system turn too), an image as a base64 JPEG
+``image_url`` part before the text; ``force_think`` appends `` <think>`` to the text (the published
+``FORCE_THINK=1``). ``eval run --prompt medix`` sends a
 :class:`~medix_r1.training.prompts.MedixInstruction` instead: the MediX training instruction (our wording, or a training run's
 own template), then the image, then the question, the layout a checkpoint was trained on.
 """
@@ -55,9 +58,14 @@ def build_messages(
     system_prompt: str | None = None,
     image_cache_dir: Path | None = None,
     instruction: MedixInstruction | None = None,
+    force_think: bool = False,
 ) -> list[dict[str, Any]]:
     """Chat messages for one sample: optional system turn, then the user turn (image part first,
-    or, with an ``instruction``, the instruction, the image and the question)."""
+    or, with an ``instruction``, the instruction, the image and the question).
+
+    >>> build_messages(EvalSample(id="t_0", task="t", index=0, question="Q?", answer="A"))
+    [{'role': 'user', 'content': [{'type': 'text', 'text': 'Q?'}]}]
+    """
     if instruction is not None:
         messages = instruction.messages(
             sample.question, with_image=sample.image is not None, system=system_prompt
@@ -70,21 +78,14 @@ def build_messages(
                     part.update({"type": "image_url", "image_url": {"url": url}})
         return messages
     messages: list[dict[str, Any]] = []
-    if system_prompt:
-        messages.append({"role": "system", "content": system_prompt})
-    if sample.image is None:
-        messages.append({"role": "user", "content": sample.question})
-    else:
-        url = sample.image.to_data_url(image_cache_dir)
-        messages.append(
-            {
-                "role": "user",
-                "content": [
-                    {"type": "image_url", "image_url": {"url": url}},
-                    {"type": "text", "text": sample.question},
-                ],
-            }
-        )
+    if system_prompt is not None:  # published: a system turn whenever SYSTEM_PROMPT is set
+        messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
+    text = sample.question + " <think>" if force_think else sample.question
+    parts: list[dict[str, Any]] = []
+    if sample.image is not None:
+        parts.append({"type": "image_url", "image_url": {"url": sample.image.to_data_url(image_cache_dir)}})
+    parts.append({"type": "text", "text": text})
+    messages.append({"role": "user", "content": parts})
     return messages
 
 
@@ -104,9 +105,11 @@ class OpenAIGenerator:
         top_p: float = 1.0,
         image_cache_dir: Path | None = None,
         instruction: MedixInstruction | None = None,
+        force_think: bool = False,
     ) -> None:
         self.client = client
         self.instruction = instruction
+        self.force_think = force_think
         self.model = model or client.model
         self.system_prompt = system_prompt
         self.max_tokens = max_tokens
@@ -122,12 +125,18 @@ class OpenAIGenerator:
             "temperature": self.temperature,
             "top_p": self.top_p,
         }
+        if self.force_think:  # only when on, so rows written before the option existed stay valid
+            settings["force_think"] = True
         if self.instruction is not None:
             settings.update(self.instruction.settings())
         return settings
 
     async def generate(self, sample: EvalSample) -> str:
-        options = {"system_prompt": self.system_prompt, "instruction": self.instruction}
+        options = {
+            "system_prompt": self.system_prompt,
+            "instruction": self.instruction,
+            "force_think": self.force_think,
+        }
         if sample.image is not None:  # JPEG encoding is CPU work: keep it off the event loop
             messages = await asyncio.to_thread(
                 build_messages, sample, image_cache_dir=self.image_cache_dir, **options

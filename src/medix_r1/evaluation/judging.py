@@ -1,8 +1,12 @@
 """The judge protocol of the published evaluation (reference section 5), in our own words and code.
 
-1. The candidate's reply is cut to the text after its last ``</think>`` / ``</thinking>``.
+1. The candidate's reply is cut as published (:func:`medix_r1.parsing.evaluation_cut`): the text after
+   the last ``</think>`` when there is one, else after the last ``</thinking>``.
 2. The judge gets a reference-based prompt (:mod:`medix_r1.evaluation.prompts`) and answers
-   ``{"score": n}``; binary tasks allow 0 or 1, ``scale5`` tasks 0 to 5.
+   ``{"score": n}``; binary tasks are asked for 0 or 1, ``scale5`` tasks for 0 to 5. The verdict is read
+   as the published parser reads it (its own reasoning cut the same way, then the span from the first
+   ``{`` to the last ``}`` as JSON): every number counts, numeric strings (``"1"``) and half points
+   (``3.5``) included. ``strict_verdicts`` accepts only the values the prompt offered.
 3. Three rounds in one conversation: after each verdict the judge is asked to check it again.
 4. Binary: 1 when at least two of three rounds say 1 (a strict majority). ``scale5``: the mean of the
    rounds; the sample's value is that mean / 5.
@@ -13,7 +17,9 @@ raises :class:`~medix_r1.judges.errors.JudgeUnavailableError` and nothing is wri
 
 >>> parse_verdict('<think>hmm</think>```json\\n{"score": 1}\\n```', "binary")
 1
->>> parse_verdict('{"score": 7}', "scale5") is None
+>>> parse_verdict('{"score": "1"}', "binary"), parse_verdict('{"score": 3.5}', "scale5")
+(1, 3.5)
+>>> parse_verdict('{"score": 7}', "scale5", strict=True) is None
 True
 >>> aggregate([1, 0, 1], "binary"), aggregate([4, 5, 3], "scale5")
 (1, 4.0)
@@ -22,13 +28,14 @@ True
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import JUDGE_PROMPT_HASH, RECHECK_REQUEST, judge_prompt, reask_message
-from medix_r1.parsing import strip_reasoning
+from medix_r1.parsing import evaluation_cut
 
 __all__ = ["Judgement", "JudgeProtocol", "parse_verdict", "aggregate", "sample_value", "ALLOWED_SCORES"]
 
@@ -41,26 +48,60 @@ ALLOWED_SCORES: dict[str, frozenset[int]] = {
 _OBJECT = re.compile(r"\{[^{}]*\}")
 
 
-def _as_score(value: Any, grading: str) -> int | None:
+def _as_score(value: Any, grading: str, strict: bool) -> int | float | None:
+    """A score value as a number (whole numbers as ``int``), or ``None`` when it cannot be used.
+
+    Published (``strict`` off): any JSON number is used as it is, ``true`` / ``false`` as 1 / 0 (Python
+    counts them as numbers); on a binary task any other value is a round that is not 1 (its majority
+    counts ``1``s), so it is read as 0. A numeric string is read as its number (the published harness
+    counts a binary ``"1"`` as 0 and crashes on ``"3"`` for a 0-5 task: a bug we do not copy). With
+    ``strict`` only the values the prompt offered pass."""
     if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+        if strict:
+            return None
+        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            value = None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return 0 if grading == "binary" and not strict else None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, int) and value in ALLOWED_SCORES[grading]:
-        return value
-    return None
+    if strict and value not in ALLOWED_SCORES[grading]:
+        return None
+    return value
 
 
-def parse_verdict(reply: str, grading: str) -> int | None:
-    """The score in a judge reply, or ``None`` when there is no single allowed one.
+_MISSING = object()
 
-    The reply's own reasoning is dropped first; every flat JSON object with a ``score`` key counts,
-    and they must agree.
+
+def _published_span_score(text: str) -> Any:
+    """The published reading: ``json.loads`` of the span from the first ``{`` to the last ``}``, then
+    its ``score``; :data:`_MISSING` where the published harness would raise."""
+    start, end = text.find("{"), text.rfind("}") + 1
+    try:
+        obj = json.loads(text[start:end])
+    except ValueError:
+        return _MISSING
+    if not isinstance(obj, dict) or "score" not in obj:
+        return _MISSING
+    return obj["score"]
+
+
+def parse_verdict(reply: str, grading: str, *, strict: bool = False) -> int | float | None:
+    """The score in a judge reply, or ``None`` when there is no single usable one.
+
+    The reply's own reasoning is cut as published. The published reading comes first (the span from
+    the first ``{`` to the last ``}``); where the published harness would crash on that span (several
+    objects, stray braces), every flat JSON object with a ``score`` key counts and they must agree.
     """
-    text = strip_reasoning(reply or "")
-    found: set[int] = set()
+    text = evaluation_cut(reply or "")
+    value = _published_span_score(text)
+    if value is not _MISSING:
+        return _as_score(value, grading, strict)
+    found: set[int | float] = set()
     invalid = False
     for match in _OBJECT.finditer(text):
         try:
@@ -68,7 +109,7 @@ def parse_verdict(reply: str, grading: str) -> int | None:
         except ValueError:
             continue
         if isinstance(obj, dict) and "score" in obj:
-            score = _as_score(obj["score"], grading)
+            score = _as_score(obj["score"], grading, strict)
             if score is None:
                 invalid = True
             else:
@@ -78,8 +119,9 @@ def parse_verdict(reply: str, grading: str) -> int | None:
     return found.pop()
 
 
-def aggregate(rounds: list[int], grading: str) -> float | int:
-    """The published per-sample score: majority vote (binary) or the mean of 0-5 rounds (scale5)."""
+def aggregate(rounds: list[int | float], grading: str) -> float | int:
+    """The published per-sample score: 1 when at least two of three rounds are exactly 1 (binary), or
+    the mean of the 0-5 rounds (scale5)."""
     if not rounds:
         raise ValueError("no rounds to aggregate")
     if grading == "binary":
@@ -100,7 +142,7 @@ class Judgement:
 
     status: str  # "ok" or "judge_failed"
     grading: str
-    rounds: list[int] = field(default_factory=list)
+    rounds: list[int | float] = field(default_factory=list)
     score: float | int | None = None  # published meaning: 0/1, or the mean of 0-5
     value: float | None = None  # 0-1
     reasks: int = 0
@@ -134,6 +176,7 @@ class JudgeProtocol:
         max_reasks: int = 2,
         keep_replies_chars: int = 2000,
         extra_body: dict[str, Any] | None = None,
+        strict_verdicts: bool = False,
     ) -> None:
         if rounds < 1 or max_reasks < 0:
             raise ValueError("rounds must be >= 1 and max_reasks >= 0")
@@ -144,6 +187,8 @@ class JudgeProtocol:
         self.temperature = temperature
         self.max_reasks = max_reasks
         self.keep_replies_chars = keep_replies_chars
+        #: Accept only the score values the prompt offered (a deliberate difference; off = published).
+        self.strict_verdicts = strict_verdicts
         #: Sent with every judge request only (e.g. vLLM's ``chat_template_kwargs`` turning thinking off),
         #: so a client shared with the candidate on one endpoint is not affected.
         self.extra_body = dict(extra_body or {})
@@ -158,6 +203,7 @@ class JudgeProtocol:
             self.max_tokens,
             self.temperature,
             self.extra_body or None,
+            *(["strict"] if self.strict_verdicts else []),
         )
 
     def settings(self) -> dict[str, Any]:
@@ -169,6 +215,7 @@ class JudgeProtocol:
             "temperature": self.temperature,
             "max_reasks": self.max_reasks,
             "extra_body": self.extra_body,
+            "strict_verdicts": self.strict_verdicts,
         }
 
     async def _ask(self, messages: list[dict[str, Any]]) -> str:
@@ -182,7 +229,7 @@ class JudgeProtocol:
 
     async def judge(self, question: str, reference: str, response: str, grading: str) -> Judgement:
         """Run the protocol on one sample. Raises the client's error when the judge is unreachable."""
-        candidate = strip_reasoning(response or "")
+        candidate = evaluation_cut(response or "")
         messages: list[dict[str, Any]] = [
             {"role": "user", "content": judge_prompt(grading, question, reference, candidate)}
         ]
@@ -191,7 +238,7 @@ class JudgeProtocol:
             reply = await self._ask(messages)
             out.replies.append(reply[: self.keep_replies_chars])
             messages.append({"role": "assistant", "content": reply})
-            verdict = parse_verdict(reply, grading)
+            verdict = parse_verdict(reply, grading, strict=self.strict_verdicts)
             if verdict is None:
                 if out.reasks >= self.max_reasks:
                     out.status = "judge_failed"

@@ -1,7 +1,8 @@
 """Prompt text of the evaluation: how a question is shown to the candidate, and what the judge reads.
 
-The protocol (reference section 5) fixes the shape, not the wording: a question, then for multiple
-choice a blank line, ``Choices:`` and one ``A. text`` line per option; a reference-based judge that
+The candidate's text is the published one exactly (:func:`format_question`: a question, then for
+multiple choice a blank line, ``Choices:`` and one ``A. text`` line per option). For the judge the
+protocol fixes the shape, not the wording: a reference-based judge that
 answers ``{"score": ...}``; three rounds in one conversation, each after the first started by a
 request to check the verdict again. The wording below is ours. Every template is a module constant
 and :data:`JUDGE_PROMPT_HASH` hashes all of them, so a changed prompt is visible in every result row
@@ -46,22 +47,27 @@ GRADINGS: tuple[str, ...] = ("binary", "scale5")
 
 
 def format_choices(choices: list[Any]) -> str:
-    """``Choices:`` and one ``A. text`` line per option. A missing option (``None``) keeps its letter
-    but gets no line, as in the published harness (MedMCQA rows with a blank option)."""
+    """``Choices:`` then ``\nA. text`` per option, as the published loader writes them. A missing
+    option (``None``) keeps its letter but gets no line (MedMCQA rows with a blank option); values
+    print as Python prints them (YAML's unquoted ``yes`` shows as ``True``)."""
     if len(choices) > len(OPTION_LETTERS):
         raise ValueError(f"{len(choices)} options given; the prompt has letters for {len(OPTION_LETTERS)}")
-    lines = ["Choices:"]
-    lines += [f"{OPTION_LETTERS[i]}. {option}" for i, option in enumerate(choices) if option is not None]
-    return "\n".join(lines)
+    return "Choices:" + "".join(
+        f"\n{OPTION_LETTERS[i]}. {option}" for i, option in enumerate(choices) if option is not None
+    )
 
 
 def format_question(question: str, choices: list[Any] | None = None) -> str:
-    """The candidate's user text: the question, then the options when the task has any."""
-    question = question.strip()
-    if not choices:
-        return question
-    block = format_choices(choices)
-    return f"{question}\n\n{block}" if question else block
+    r"""The candidate's user text as published: the question, then ``\n\n`` and the options block
+    whenever the task has an option list (even an empty one: a bare ``Choices:``); only the whole text
+    is stripped, so whitespace before ``Choices:`` stays.
+
+    >>> format_question("Why? ", []), format_question("Why? ", None)
+    ('Why? \n\nChoices:', 'Why?')
+    """
+    if choices is None:
+        return question.strip()
+    return f"{question}\n\n{format_choices(choices)}".strip()
 
 
 # --- judge ------------------------------------------------------------------------------------------

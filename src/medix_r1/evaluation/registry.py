@@ -50,11 +50,10 @@ class UnknownTaskError(TaskConfigError):
     pass
 
 
-# Instructions in our own words; the published task shows one fixed instruction per MIMIC task.
-MIMIC_GENERATION_INSTRUCTION = "Write a detailed radiology report for this chest X-ray."
-MIMIC_SUMMARY_INSTRUCTION = (
-    "Summarise the findings of this radiology report in a few sentences.\n\nReport:\n{report}"
-)
+# The fixed task instructions of the two MIMIC tasks, as the published loader sends them (part of
+# the benchmark's definition, reproduced exactly, trailing ":" after the report included).
+MIMIC_GENERATION_INSTRUCTION = "Generate a detailed report based on the scan."
+MIMIC_SUMMARY_INSTRUCTION = "Write a short summary of the following report.\n\nReport:\n{report}:"
 
 _PHYSIONET = ("PHYSIONET_UNAME", "PHYSIONET_PWD")
 _EVAL_SETS = "sahalshajim/medix-eval-sets"
@@ -130,7 +129,8 @@ _TASKS: list[TaskSpec] = [
         split="test",
         question_column=["CONTEXTS", "QUESTION"],
         answer=["final_decision", "LONG_ANSWER"],
-        choices=["yes", "no", "maybe"],
+        # As YAML reads the published tasks.yaml: unquoted yes / no are booleans, sent as True / False.
+        choices=[True, False, "maybe"],
         expected_size=500,
         description="PubMedQA: contexts and question under headings; reference = decision + long answer",
     ),
@@ -152,7 +152,11 @@ _TASKS: list[TaskSpec] = [
         question_column="question",
         answer_column="answer",
         image_column="img_name",
-        quirk=Quirk(keep_if=(("q_lang", "en"),), image_archive=("BoKelvin/SLAKE", "imgs.zip")),
+        quirk=Quirk(
+            keep_if=(("q_lang", "en"),),
+            image_archive=("BoKelvin/SLAKE", "imgs.zip"),
+            published_image_dir="tmp/slake/imgs",
+        ),
         expected_size=1061,
         description="SLAKE, English questions only; images from the dataset's imgs.zip",
     ),
@@ -205,7 +209,12 @@ _TASKS: list[TaskSpec] = [
         split="test",
         answer_column="report",
         grading="scale5",
-        quirk=Quirk(instruction=MIMIC_GENERATION_INSTRUCTION, credentials_env=_PHYSIONET),
+        quirk=Quirk(
+            instruction=MIMIC_GENERATION_INSTRUCTION,
+            credentials_env=_PHYSIONET,
+            published_image_dir="tmp/mimic",
+            image_by_basename=True,
+        ),
         description="MIMIC-CXR: write the report of a scan (graded 0-5; images need PhysioNet credentials "
         "in PHYSIONET_UNAME / PHYSIONET_PWD)",
     ),

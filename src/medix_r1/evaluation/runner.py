@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.evaluation.files import (
     JsonlAppender,
     RunPaths,
@@ -35,11 +36,13 @@ from medix_r1.evaluation.judging import JudgeProtocol
 from medix_r1.evaluation.prompts import JUDGE_PROMPT_HASH
 from medix_r1.evaluation.scoring import Scores, compute_scores, format_score_table
 from medix_r1.evaluation.tasks import EvalSample, TaskSpec
+from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 
 __all__ = [
     "PHASES",
     "RunSummary",
     "EvalRunError",
+    "BackendFailedError",
     "load_samples",
     "process_samples",
     "generate",
@@ -51,8 +54,39 @@ __all__ = [
 PHASES: tuple[str, ...] = ("generate", "judge", "score")
 
 
-class EvalRunError(RuntimeError):
+class EvalRunError(MedixError, RuntimeError):
     """A phase stopped early; what finished is on disk and the same command resumes it."""
+
+
+class BackendFailedError(MedixError, RuntimeError):
+    """The candidate or the judge could not answer one sample (after its client's retries).
+
+    Names the role (``candidate`` or ``judge``), its model and URL, and the sample, so an outage of
+    one endpoint is never blamed on the other (the shared chat client reports every failure in the
+    judge's words).
+    """
+
+    def __init__(self, role: str, model: str, endpoint: str, sample_id: str, reason: str) -> None:
+        self.role = role
+        self.model = model
+        self.endpoint = endpoint
+        self.sample_id = sample_id
+        self.reason = reason
+        super().__init__(
+            f"the {role} ({model}) at {endpoint} failed on sample {sample_id}: {reason}. "
+            f"Check that the {role} server is up and reachable"
+        )
+
+    @classmethod
+    def wrap(cls, role: str, model: str, sample_id: str, exc: Exception) -> BackendFailedError:
+        endpoint = getattr(exc, "endpoint", None) or "?"
+        if isinstance(exc, JudgeUnavailableError):
+            reason = f"no answer after {exc.attempts} attempt(s) ({exc.reason})"
+        elif isinstance(exc, JudgeConfigError):
+            reason = f"request rejected with HTTP {exc.status}"
+        else:
+            reason = str(exc)
+        return cls(role, model, endpoint, sample_id, reason)
 
 
 @dataclass
@@ -83,11 +117,14 @@ class RunSummary:
         return out
 
 
-def load_samples(tasks: list[TaskSpec], limit: int | None = None) -> list[EvalSample]:
-    """All samples of the tasks, in task order (the first ``limit`` of each task when given)."""
+def load_samples(
+    tasks: list[TaskSpec], limit: int | None = None, *, yes_no_choices: bool = False
+) -> list[EvalSample]:
+    """All samples of the tasks, in task order (the first ``limit`` of each task when given).
+    ``yes_no_choices``: see :meth:`TaskSpec._published_text` (off = published)."""
     out: list[EvalSample] = []
     for task in tasks:
-        out += task.samples(limit=limit)
+        out += task.samples(limit=limit, yes_no_choices=yes_no_choices)
     return out
 
 
@@ -221,12 +258,16 @@ async def process_samples(
     errors: list[BaseException] = []
     stop = asyncio.Event()
     queue = iter(pending)
+    finished: set[str] = set()
 
     async def handle(sample: EvalSample) -> None:
         row = gen_rows.get(sample.id)
         if row is None:
             assert generator is not None and gen_out is not None and gen_hash is not None
-            response = await generator.generate(sample)
+            try:
+                response = await generator.generate(sample)
+            except (JudgeUnavailableError, JudgeConfigError) as exc:  # the shared client's errors
+                raise BackendFailedError.wrap("candidate", _model_of(generator), sample.id, exc) from exc
             summary.calls += 1
             row = _generation_row(sample, response, gen_hash)
             gen_out.append(row)
@@ -236,7 +277,10 @@ async def process_samples(
                 progress("generated")
         if judge is not None and sample.id not in eval_rows:
             assert eval_out is not None
-            verdict = await judge.judge(row["question"], row["answer"], row["response"], sample.grading)
+            try:
+                verdict = await judge.judge(row["question"], row["answer"], row["response"], sample.grading)
+            except (JudgeUnavailableError, JudgeConfigError) as exc:
+                raise BackendFailedError.wrap("judge", str(judge.model), sample.id, exc) from exc
             summary.calls += len(verdict.replies)
             out = dict(row)
             out["evaluation"] = verdict.as_row()
@@ -251,6 +295,7 @@ async def process_samples(
                 summary.judge_failed += 1
             if progress:
                 progress("judged")
+        finished.add(sample.id)
 
     async def worker() -> None:
         for sample in queue:
@@ -273,12 +318,16 @@ async def process_samples(
         summary.cpu_s = time.process_time() - cpu0
     if errors:
         first = errors[0]
-        summary.error = f"{type(first).__name__}: {str(first).rstrip('.')}"
-        left = len(pending) - summary.generated - summary.judged - summary.judge_failed
+        summary.error = (
+            str(first).rstrip(".")
+            if isinstance(first, BackendFailedError)
+            else f"{type(first).__name__}: {str(first).rstrip('.')}"
+        )
+        left = len(pending) - len(finished)
         raise EvalRunError(
             f"stopped after {len(errors)} failure(s); the first: {summary.error}. "
             f"Finished samples are saved in {paths.dir}; run the same command again to resume "
-            f"(about {max(left, 0)} sample step(s) left)."
+            f"({left} of {len(samples)} sample(s) still to do)."
         ) from first
     return summary
 
@@ -360,6 +409,7 @@ def run_eval(
     reports: bool = True,
     progress: Callable[[str], None] | None = None,
     run_info: dict[str, Any] | None = None,
+    yes_no_choices: bool = False,
 ) -> RunResult:
     """Run the chosen phases for one model (the library form of ``medix-r1 eval run``)."""
     unknown = [p for p in phases if p not in PHASES]
@@ -372,7 +422,7 @@ def run_eval(
     paths = RunPaths(Path(out), model)
     result = RunResult(paths=paths)
     if "generate" in phases or "judge" in phases:
-        samples = load_samples(tasks, limit)
+        samples = load_samples(tasks, limit, yes_no_choices=yes_no_choices)
 
         async def both() -> RunSummary:
             try:
@@ -392,6 +442,8 @@ def run_eval(
 
         result.summary = _run(both())
         info = {"model": model, "tasks": [t.name for t in tasks], "phases": list(phases), "limit": limit}
+        if yes_no_choices:
+            info["yes_no_choices"] = True
         info.update(run_info or {})
         info["summary"] = result.summary.as_dict()
         write_text_atomic(paths.run_json, json.dumps(info, indent=2, default=str) + "\n")
@@ -401,6 +453,10 @@ def run_eval(
             extra["run"] = {k: v for k, v in json.loads(paths.run_json.read_text()).items() if k != "summary"}
         result.scores = score(paths, tasks, reports=reports, extra=extra)
     return result
+
+
+def _model_of(generator: Any) -> str:
+    return str(getattr(generator, "model", None) or getattr(generator, "identity", "candidate"))
 
 
 def _clients(*owners: Any) -> list[Any]:

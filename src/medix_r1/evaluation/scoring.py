@@ -132,6 +132,9 @@ def compute_scores(
     """Scores of the given tasks from judgement rows (rows of other tasks are ignored)."""
     gradings = gradings or {}
     values: dict[str, list[float]] = {t: [] for t in tasks}
+    # (sample index, 0-5 mean), summed in sample order as the published one-worker run does, so the
+    # float sum does not depend on the order samples finished in
+    raw_scale5: dict[str, list[tuple[int, float]]] = {t: [] for t in tasks}
     failed: dict[str, int] = dict.fromkeys(tasks, 0)
     seen_grading: dict[str, str] = {}
     has_image: dict[str, bool] = dict.fromkeys(tasks, False)
@@ -150,13 +153,20 @@ def compute_scores(
             failed[task] += 1
         else:
             values[task].append(v)
+            if (ev.get("grading") or row.get("grading") or gradings.get(task)) == "scale5":
+                index = row["id"].rpartition("_")[2]
+                raw_scale5[task].append((int(index) if index.isdigit() else 0, float(ev["score"])))
     out: dict[str, TaskScore] = {}
     for t in tasks:
         vs = values[t]
         modality = "image" if (image_tasks is not None and t in image_tasks) or has_image[t] else "text"
+        # Published arithmetic, so scores agree to the last bit: correct / total for binary tasks,
+        # the sum of the 0-5 means / (5 x samples) for scale5 tasks.
+        raw = [value for _, value in sorted(raw_scale5[t], key=lambda pair: pair[0])]
+        score = sum(raw) / (5 * len(raw)) if raw and len(raw) == len(vs) else _mean(vs)
         out[t] = TaskScore(
             task=t,
-            score=_mean(vs),
+            score=score,
             samples=len(vs) + failed[t],
             judged=len(vs),
             failed=failed[t],
@@ -178,28 +188,43 @@ def compute_scores(
 
 
 def format_score_table(model: str, scores: Scores) -> str:
-    """``<model>_score.txt`` in the published layout: a ``Model:`` line, a blank line, then an indexed
-    table of Task / Accuracy / Accuracy (%) with an ``Overall`` row when there is more than one task.
+    """``<model>_score.txt`` as the published score phase writes it: ``Model: <model>``, a blank line,
+    then pandas' ``to_string()`` of Task / Accuracy / Accuracy (%), with an ``Overall`` row when there
+    is more than one task whose Accuracy is in percent (published). Without pandas, the same layout
+    by hand.
 
-    Unlike the published file, the Overall row's Accuracy is a fraction like every other row, and the
-    file is written whole (not appended) on every score phase.
+    Unlike the published file it is written whole (not appended) on every score phase, and a task
+    without judgements shows ``NaN`` / ``n/a`` (the published score phase divides by zero there).
     """
-    body: list[tuple[str, str, str]] = []
-    for name, t in scores.tasks.items():
-        if t.score is None:
-            body.append((name, "NaN", "n/a"))
-        else:
-            body.append((name, f"{t.score:.6f}", f"{t.score * 100:.2f}%"))
-    if len(scores.tasks) > 1:
+    names = list(scores.tasks)
+    values = [scores.tasks[n].score for n in names]
+    percent = ["n/a" if v is None else f"{v * 100:.2f}%" for v in values]
+    if len(names) > 1:
         o = scores.overall
-        body.append(
-            ("Overall", "NaN" if o is None else f"{o:.6f}", "n/a" if o is None else f"{o * 100:.2f}%")
+        names.append("Overall")
+        values.append(None if o is None else o * 100)
+        percent.append("n/a" if o is None else f"{o * 100:.2f}%")
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - datasets (the eval extra) brings pandas
+        pd = None
+    if pd is not None:
+        df = pd.DataFrame(
+            {
+                "Task": names,
+                "Accuracy": [float("nan") if v is None else v for v in values],
+                "Accuracy (%)": percent,
+            }
         )
+        return f"Model: {model}\n\n" + df.to_string()
+    body = [
+        (n, "NaN" if v is None else f"{v:.6f}", p) for n, v, p in zip(names, values, percent, strict=True)
+    ]
     header = ("Task", "Accuracy", "Accuracy (%)")
     index = [str(i) for i in range(len(body))]
     iw = max([len(i) for i in index] + [0])
     widths = [max(len(header[c]), *(len(r[c]) for r in body)) if body else len(header[c]) for c in range(3)]
-    lines = [" " * iw + "  " + "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False))]
+    lines = [" " * iw + " " + " ".join(h.rjust(w + 1) for h, w in zip(header, widths, strict=False))]
     for i, r in zip(index, body, strict=False):
-        lines.append(i.ljust(iw) + "  " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=False)))
-    return f"Model: {model}\n\n" + "\n".join(lines) + "\n"
+        lines.append(i.ljust(iw) + " " + " ".join(v.rjust(w + 1) for v, w in zip(r, widths, strict=False)))
+    return f"Model: {model}\n\n" + "\n".join(lines)

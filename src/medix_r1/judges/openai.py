@@ -210,7 +210,8 @@ class OpenAIChatClient:
             **self.extra_body,
             **extra,
         }
-        payload = json.dumps(body).encode()
+        # Serialised as the openai SDK (httpx) does, so a request is byte for byte the published one.
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         state = self._state()
         reason = "no attempt made"
         async with state.semaphore:
