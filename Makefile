@@ -50,9 +50,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/reward_throughput.py
 	$(PY) benchmarks/eval_throughput.py
 
+# ruff, then the import rules of shared/DESIGN.md ([tool.importlinter] in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests benchmarks

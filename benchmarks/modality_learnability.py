@@ -40,7 +40,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _encode(processor, rows, suffixes):
-    from medix_r1.training.dataset import row_prompt
+    from medix_r1.models.generation import row_prompt
 
     texts, images = [], []
     for row, suffix in zip(rows, suffixes, strict=True):
@@ -90,7 +90,7 @@ class TagScorer:
 
     def accuracy(self, model, rows, max_new_tokens=12):
         """Share of greedy replies that open with the row's tag (what generation does, not an argmax)."""
-        from medix_r1.training.heldout import generate_batch
+        from medix_r1.models.generation import generate_batch
 
         was = model.training
         model.eval()

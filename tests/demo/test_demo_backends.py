@@ -117,7 +117,7 @@ def test_default_model_prefers_the_quickstart_checkpoint(tmp_path):
 
 
 def test_medix_prompt_is_the_training_instruction():
-    prompts = pytest.importorskip("medix_r1.training.prompts")
+    prompts = pytest.importorskip("medix_r1.prompting")
     from medix_r1.parsing import THINK
 
     instruction_text = prompts.instruction_text
@@ -256,23 +256,23 @@ def test_transformers_backend_asks_a_run_checkpoint_as_training_did(tmp_path, mo
     from PIL import Image
 
     from medix_r1.demo import TransformersAnswerer
+    from medix_r1.models import generation
     from medix_r1.models.tiny import tiny_vlm_dir
     from medix_r1.parsing import THINK
-    from medix_r1.training import heldout
-    from medix_r1.training.prompts import COMPACT_TEMPLATE, question_messages
+    from medix_r1.prompting import COMPACT_TEMPLATE, question_messages
 
     run = tmp_path / "run"
     shutil.copytree(tiny_vlm_dir("qwen2-vl"), run / "final")
     config = {"prompt": {"template": COMPACT_TEMPLATE}, "reward": {"preset": "medix-r1-think"}}
     (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     seen: list[dict] = []
-    real = heldout.generate_batch
+    real = generation.generate_batch
 
     def recording(model, processor, rows, **kw):
         seen.extend(rows)
         return real(model, processor, rows, **kw)
 
-    monkeypatch.setattr(heldout, "generate_batch", recording)
+    monkeypatch.setattr(generation, "generate_batch", recording)
     assert TransformersAnswerer(run).model == str(run / "final")  # a run folder means its final model
     answerer = TransformersAnswerer(run / "final", max_new_tokens=4, device="cpu")
     assert (

@@ -58,10 +58,10 @@ def test_medix_prompt_asks_a_run_checkpoint_in_its_training_layout(tmp_path, mon
         run_eval,
     )
     from medix_r1.judges.fake import FakeChatBackend
-    from medix_r1.models import tiny_vlm_dir
+    from medix_r1.models import generation, tiny_vlm_dir
+    from medix_r1.models.runs import run_instruction
     from medix_r1.parsing import THINK
-    from medix_r1.training import heldout
-    from medix_r1.training.prompts import COMPACT_TEMPLATE, MedixInstruction, instruction_text
+    from medix_r1.prompting import COMPACT_TEMPLATE, instruction_text
 
     build_samples(tmp_path / "samples")
     tasks = mini_suite(tmp_path / "samples")
@@ -70,12 +70,12 @@ def test_medix_prompt_asks_a_run_checkpoint_in_its_training_layout(tmp_path, mon
     config = {"prompt": {"template": COMPACT_TEMPLATE}, "reward": {"preset": "medix-r1-think"}}
     (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
 
-    instruction = MedixInstruction.for_model(str(run))
+    instruction = run_instruction(str(run))
     assert instruction.template == COMPACT_TEMPLATE and instruction.fmt == THINK
     seen: list[dict] = []
-    real = heldout.generate_batch
+    real = generation.generate_batch
     monkeypatch.setattr(
-        heldout, "generate_batch", lambda m, p, rows, **kw: seen.extend(rows) or real(m, p, rows, **kw)
+        generation, "generate_batch", lambda m, p, rows, **kw: seen.extend(rows) or real(m, p, rows, **kw)
     )
     generator = TransformersGenerator(str(run), max_tokens=4, instruction=instruction)
     judge = JudgeProtocol(FakeChatBackend(fake_judge_reply), model="fake-judge")

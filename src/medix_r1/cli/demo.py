@@ -76,6 +76,7 @@ def demo(
     from medix_r1.demo import AnswerError, launch, make_answerer, plain_prompt
     from medix_r1.demo.backends import DEFAULT_MAX_NEW_TOKENS, MedixPrompt, default_model
     from medix_r1.models.extras import MissingExtraError
+    from medix_r1.models.runs import run_instruction
 
     if backend is None:
         chosen = [
@@ -98,7 +99,7 @@ def demo(
     if prompt == "plain":
         builder = plain_prompt
     elif backend == "transformers":  # a run's checkpoint is asked with that run's template and tags
-        builder = MedixPrompt.for_model(model, think_tag=think_tag)
+        builder = run_instruction(model, think_tag=think_tag)
     else:
         builder = MedixPrompt(think_tag or "thinking")
     common = {"prompt_builder": builder, "max_new_tokens": max_new_tokens or DEFAULT_MAX_NEW_TOKENS}

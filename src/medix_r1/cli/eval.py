@@ -227,7 +227,7 @@ def run(
     if bad or not chosen:
         raise _fail(f"--phases {phases!r}: choose from {', '.join(PHASES)}")
     from medix_r1.judges.openai import TOKEN_LIMIT_PARAMS
-    from medix_r1.training.prompts import MedixInstruction
+    from medix_r1.models.runs import run_instruction
 
     if prompt not in ("plain", "medix"):
         raise _fail(f"--prompt {prompt!r}: choose plain or medix")
@@ -239,7 +239,7 @@ def run(
         raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
     # A local checkpoint of a training run is asked with that run's instruction template and tags.
     instruction = (
-        MedixInstruction.for_model(model_path if backend == "transformers" else None, think_tag)
+        run_instruction(model_path if backend == "transformers" else None, think_tag)
         if prompt == "medix"
         else None
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medix_r1.modality import MODALITY_TAGS, UnknownModalityError, is_modality_tag, resolve_modality
+from medix_r1.prompting import IMAGE_PLACEHOLDER
 
 __all__ = [
     "IMAGE_PLACEHOLDER",
@@ -42,7 +43,6 @@ __all__ = [
     "check_record",
 ]
 
-IMAGE_PLACEHOLDER = "<image>"
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "image", "source", "problem", "solution")
 OPTIONAL_FIELDS: tuple[str, ...] = ("modality", "split")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")

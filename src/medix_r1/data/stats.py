@@ -21,6 +21,7 @@ from typing import Any
 
 from medix_r1.data.schema import MedixRecord
 from medix_r1.errors import MedixError
+from medix_r1.files import atomic_path
 
 __all__ = ["DatasetStats", "dataset_stats", "stats_tables", "plot_stats", "chart_path", "ChartPathError"]
 
@@ -157,14 +158,13 @@ def plot_stats(stats: DatasetStats, path: str | os.PathLike[str], title: str = "
         ax.tick_params(axis="x", labelrotation=45)
     fig.suptitle(title or f"{stats.records} records")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
     try:
-        fig.savefig(tmp, dpi=80, format=out.suffix[1:].lower(), metadata=_METADATA.get(out.suffix.lower()))
-        tmp.replace(out)
+        with atomic_path(out) as tmp:
+            fig.savefig(
+                tmp, dpi=80, format=out.suffix[1:].lower(), metadata=_METADATA.get(out.suffix.lower())
+            )
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return out
 
 

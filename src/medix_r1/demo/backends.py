@@ -16,7 +16,7 @@ With no model named, :func:`default_model` picks the CPU quickstart's trained ch
 exists (:data:`QUICKSTART_CHECKPOINTS`) and otherwise the offline ``demo-vlm``.
 
 The prompt: MediX-R1 policies are trained with an instruction in front of the question (reference
-section 1; our wording lives in :mod:`medix_r1.training.prompts`). Every backend takes a
+section 1; our wording lives in :mod:`medix_r1.prompting`). Every backend takes a
 ``prompt_builder`` (``question -> user text``); the default, :func:`default_prompt_builder`, is that
 instruction (:class:`MedixPrompt`); :func:`plain_prompt` sends the question alone. The in-process
 backend asks a vision-language model exactly as training did: a :class:`MedixPrompt` builds the
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from medix_r1.training.prompts import MedixInstruction
+from medix_r1.prompting import MedixInstruction
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -164,11 +164,11 @@ class TransformersAnswerer:
         device: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        from medix_r1.training.chat import run_checkpoint
+        from medix_r1.models.runs import run_checkpoint, run_instruction
 
         # A training run folder (runs/x) means its final model, as for `medix-r1 chat`.
         self.model = run_checkpoint(os.fspath(model) if model is not None else default_model())
-        self.prompt_builder = prompt_builder or MedixPrompt.for_model(self.model)
+        self.prompt_builder = prompt_builder or run_instruction(self.model)
         self.system = system
         self.max_new_tokens = max_new_tokens
         self.device = device
@@ -204,7 +204,7 @@ class TransformersAnswerer:
                     "or start the demo with a vision-language model (--model demo-vlm)"
                 )
             if isinstance(self.prompt_builder, MedixPrompt) and getattr(processor, "image_processor", None):
-                from medix_r1.training.heldout import generate_one
+                from medix_r1.models.generation import generate_one
 
                 messages = self.prompt_builder.messages(
                     question, with_image=image is not None, system=self.system

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.files import write_text_atomic
+
 __all__ = [
     "model_dirname",
     "RunPaths",
@@ -33,7 +35,6 @@ __all__ = [
     "read_rows",
     "ReadResult",
     "StaleResultsError",
-    "write_text_atomic",
 ]
 
 
@@ -184,18 +185,6 @@ class JsonlAppender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def write_text_atomic(path: Path, text: str | bytes) -> None:
-    """Write a whole file through a temporary sibling and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    if isinstance(text, str):
-        tmp.write_text(text, encoding="utf-8")
-    else:
-        tmp.write_bytes(text)
-    os.replace(tmp, path)
 
 
 def rewrite_rows(path: Path, rows: list[dict[str, Any]]) -> None:

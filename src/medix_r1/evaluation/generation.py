@@ -15,7 +15,7 @@ The published protocol sends the plain question, in the published message shapes
 list of parts (``[{"type": "text", "text": ...}]``, the system turn too), an image as a base64 JPEG
 ``image_url`` part before the text; ``force_think`` appends `` <think>`` to the text (the published
 ``FORCE_THINK=1``). ``eval run --prompt medix`` sends a
-:class:`~medix_r1.training.prompts.MedixInstruction` instead: the MediX training instruction (our wording, or a training run's
+:class:`~medix_r1.prompting.MedixInstruction` instead: the MediX training instruction (our wording, or a training run's
 own template), then the image, then the question, the layout a checkpoint was trained on.
 """
 
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from medix_r1.evaluation.tasks import EvalSample
 
 if TYPE_CHECKING:
-    from medix_r1.training.prompts import MedixInstruction
+    from medix_r1.prompting import MedixInstruction
 
 __all__ = [
     "Generator",
@@ -190,7 +190,7 @@ class TransformersGenerator:
                     "--backend transformers needs medix_r1.models and the train extra: "
                     "pip install 'medix-r1[train]'"
                 ) from exc
-            from medix_r1.training.chat import run_checkpoint
+            from medix_r1.models.runs import run_checkpoint
 
             self._loaded = load_policy(run_checkpoint(self.model_path))  # a run folder: its final model
         return self._loaded
@@ -201,7 +201,7 @@ class TransformersGenerator:
         model, processor = self._load()
         image = sample.image.to_pil(self.image_cache_dir) if sample.image is not None else None
         if self.instruction is not None and getattr(processor, "image_processor", None) is not None:
-            from medix_r1.training.heldout import generate_one
+            from medix_r1.models.generation import generate_one
 
             messages = self.instruction.messages(
                 sample.question, with_image=image is not None, system=self.system_prompt

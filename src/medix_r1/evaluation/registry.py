@@ -32,6 +32,7 @@ from medix_r1.evaluation.tasks import (
     parse_python_list,
     task_from_fields,
 )
+from medix_r1.models.cache import cache_root
 
 __all__ = [
     "PUBLISHED_TASKS",
@@ -363,9 +364,7 @@ def _mini_prepare(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_samples_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("MEDIX_R1_CACHE", Path.home() / ".cache" / "medix-r1")) / "samples"
+    return cache_root() / "samples"
 
 
 def resolve_tasks(spec: str | list[str], *, limit_to: list[str] | None = None) -> list[TaskSpec]:

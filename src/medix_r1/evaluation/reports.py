@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medix_r1.evaluation.files import write_text_atomic
+from medix_r1.files import atomic_path, write_text_atomic
 
 __all__ = [
     "render_markdown",
@@ -167,10 +167,11 @@ def plot_scores(payload: dict[str, Any], path: Path) -> None:
         ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"{payload.get('model', '')} (blue: text, orange: image)")
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def write_reports(directory: Path, payload: dict[str, Any]) -> None:

@@ -30,12 +30,12 @@ from medix_r1.evaluation.files import (
     content_hash,
     read_rows,
     rewrite_rows,
-    write_text_atomic,
 )
 from medix_r1.evaluation.judging import JudgeProtocol
 from medix_r1.evaluation.prompts import JUDGE_PROMPT_HASH
 from medix_r1.evaluation.scoring import Scores, compute_scores, format_score_table
 from medix_r1.evaluation.tasks import EvalSample, TaskSpec
+from medix_r1.files import write_text_atomic
 from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 
 __all__ = [

@@ -32,6 +32,7 @@ from typing import Any
 from medix_r1.errors import MedixError
 from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS, format_question
+from medix_r1.models.cache import cache_root
 
 __all__ = [
     "TaskSpec",
@@ -160,7 +161,7 @@ def _download(url: str, credentials_env: tuple[str, str] | None, cache_dir: Path
     """Fetch an image URL once into the cache. Credentials come from the environment only."""
     import httpx
 
-    cache = Path(cache_dir or Path.home() / ".cache" / "medix-r1" / "images")
+    cache = Path(cache_dir or cache_root() / "images")
     target = cache / hashlib.sha256(url.encode()).hexdigest()[:16] / url.rstrip("/").split("/")[-1]
     if target.exists():
         return target.read_bytes()
@@ -580,7 +581,7 @@ def _fetch_archive(repo_id: str, filename: str) -> Path:
     """Download and unpack a dataset's image archive once (SLAKE's ``imgs.zip``); the images folder."""
     import zipfile
 
-    cache = Path(os.environ.get("MEDIX_R1_CACHE", Path.home() / ".cache" / "medix-r1")) / "archives"
+    cache = cache_root() / "archives"
     target = cache / repo_id.replace("/", "__") / Path(filename).stem
     if not target.exists():
         from huggingface_hub import hf_hub_download

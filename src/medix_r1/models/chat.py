@@ -2,7 +2,7 @@
 
 In-process evaluation and the demo's plain-prompt path call :func:`generate_reply` (image first,
 then the question, as evaluation sends it). Prompts in the MediX training layout (instruction,
-image, question) come from :func:`medix_r1.training.prompts.question_messages` instead, which
+image, question) come from :func:`medix_r1.prompting.question_messages` instead, which
 ``medix-r1 chat`` and the demo's default prompt use.
 
 >>> build_messages("Which organ is shown?", image=True)

@@ -21,6 +21,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from medix_r1.files import atomic_path, write_text_atomic
 from medix_r1.review.sampling import JUDGE_LABELS
 from medix_r1.review.stats import (
     OUTCOMES,
@@ -425,10 +426,11 @@ def plot_chart(p: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("LLM judge")
         ax.set_title(f"judge vs clinicians: agreement {_pct(j['observed'])}%, kappa {_k(j['kappa'])}")
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def judge_audit_summary(p: dict[str, Any]) -> dict[str, Any]:
@@ -453,7 +455,6 @@ def write_report(
 ) -> dict[str, Any]:
     """Write the report files into ``out_dir``; for judge audits, also ``judge_audit.json`` in the run
     folder (and that run's evaluation report is redrawn to show it). Returns the payload."""
-    from medix_r1.evaluation.files import write_text_atomic
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

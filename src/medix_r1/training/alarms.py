@@ -31,16 +31,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Alarm", "AlarmMonitor", "scan_metrics", "COMPONENT_KEYS"]
+from medix_r1.training.metrics import COMPONENT_KEYS, LENGTH_KEY, OVERALL_KEY
 
-COMPONENT_KEYS = {
-    "format": "rewards/format/mean",
-    "accuracy_llm": "rewards/accuracy_llm/mean",
-    "accuracy_embed": "rewards/accuracy_embed/mean",
-    "modality": "rewards/modality/mean",
-}
-OVERALL_KEY = "reward"
-LENGTH_KEY = "completions/mean_length"
+__all__ = ["Alarm", "AlarmMonitor", "scan_metrics"]
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,17 @@ from typing import Any
 from transformers import TrainerCallback
 
 from medix_r1.training.alarms import Alarm, AlarmMonitor
+from medix_r1.training.metrics import LENGTH_KEY, reward_metric_key
 
 __all__ = ["MetricsCallback", "read_metrics", "truncate_metrics", "console_line"]
 
 _SHORT = (
     ("reward", "R"),
-    ("rewards/format/mean", "fmt"),
-    ("rewards/accuracy_llm/mean", "llm"),
-    ("rewards/accuracy_embed/mean", "emb"),
-    ("rewards/modality/mean", "mod"),
-    ("completions/mean_length", "len"),
+    (reward_metric_key("format"), "fmt"),
+    (reward_metric_key("accuracy_llm"), "llm"),
+    (reward_metric_key("accuracy_embed"), "emb"),
+    (reward_metric_key("modality"), "mod"),
+    (LENGTH_KEY, "len"),
     ("kl", "kl"),
     ("timing/generation_s", "gen_s"),
     ("timing/reward_s", "rew_s"),

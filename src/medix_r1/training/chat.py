@@ -1,7 +1,7 @@
 """One question to a policy, answered in the MediX format and read by the shared parser.
 
 Used by ``medix-r1 chat``. The question is wrapped in the training instruction (our wording of the
-MediX prompt, :mod:`medix_r1.training.prompts`) with the image where ``Question:`` puts it, so a
+MediX prompt, :mod:`medix_r1.prompting`) with the image where ``Question:`` puts it, so a
 trained checkpoint sees what it saw in training. A run folder whose ``config.yaml`` sits one level
 up (``runs/x/final``) uses that run's prompt template and tag variant.
 """
@@ -14,16 +14,7 @@ from typing import Any
 
 from medix_r1.parsing import parse_response
 
-__all__ = ["ask", "run_checkpoint"]
-
-
-def run_checkpoint(model: str) -> str:
-    """A training run folder (``runs/x``) means its final model (``runs/x/final``); anything else
-    (a model folder, a built-in name, a hub id) is returned unchanged."""
-    path = Path(model)
-    if path.is_dir() and not (path / "config.json").is_file() and (path / "final" / "config.json").is_file():
-        return str(path / "final")
-    return model
+__all__ = ["ask"]
 
 
 def ask(
@@ -40,11 +31,11 @@ def ask(
     ``think_tag`` overrides the reasoning tag of the run that wrote ``model`` (default: the run's,
     else ``thinking``)."""
     from medix_r1.models import load_policy
-    from medix_r1.training.heldout import generate_one
-    from medix_r1.training.prompts import MedixInstruction
+    from medix_r1.models.generation import generate_one
+    from medix_r1.models.runs import run_checkpoint, run_instruction
 
     model = run_checkpoint(model)
-    instruction = MedixInstruction.for_model(model, think_tag)
+    instruction = run_instruction(model, think_tag)
     policy, processor = loaded or load_policy(model)
     picture = None
     if image is not None:

@@ -142,7 +142,7 @@ class DataSection(_Section):
 
 
 class PromptSection(_Section):
-    """The training prompt (reference section 1; our wording, see medix_r1.training.prompts)."""
+    """The training prompt (reference section 1; our wording, see medix_r1.prompting)."""
 
     template: str | None = Field(
         None,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medix_r1.parsing import THINKING, ResponseFormat
-from medix_r1.training.prompts import build_prompt_messages
+from medix_r1.prompting import build_prompt_messages
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -36,7 +36,6 @@ __all__ = [
     "record_to_row",
     "build_rl_dataset",
     "resize_longest",
-    "row_prompt",
 ]
 
 
@@ -49,16 +48,6 @@ def resize_longest(image: Image, max_side: int | None) -> Image:
     from PIL import Image as PILImage
 
     return image.resize(size, PILImage.Resampling.BICUBIC)
-
-
-def row_prompt(processor: Any, row: dict[str, Any]) -> tuple[str, list[Image]]:
-    """A dataset row's prompt as the policy reads it (chat template applied, generation turn opened)
-    and its images, in the order of their slots: what TRL builds for generation."""
-    from trl.data_utils import prepare_multimodal_messages
-
-    images = list(row.get("images") or [])
-    messages = prepare_multimodal_messages(row["prompt"], images=images)
-    return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), images
 
 
 def load_training_records(

@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medix_r1.training.metrics import reward_metric_key
+
 __all__ = ["plot_reward_curves", "smooth"]
 
 _COMPONENTS = (
-    ("rewards/format/mean", "format"),
-    ("rewards/accuracy_llm/mean", "accuracy (judge)"),
-    ("rewards/accuracy_embed/mean", "accuracy (embedding)"),
-    ("rewards/modality/mean", "modality"),
+    (reward_metric_key("format"), "format"),
+    (reward_metric_key("accuracy_llm"), "accuracy (judge)"),
+    (reward_metric_key("accuracy_embed"), "accuracy (embedding)"),
+    (reward_metric_key("modality"), "modality"),
 )
 
 

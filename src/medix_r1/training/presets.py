@@ -26,8 +26,8 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
+from medix_r1.prompting import COMPACT_TEMPLATE
 from medix_r1.training.config import TrainConfig
-from medix_r1.training.prompts import COMPACT_TEMPLATE
 
 __all__ = ["PRESETS", "get_preset", "preset_names", "QUICKSTART_WEIGHTS"]
 

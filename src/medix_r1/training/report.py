@@ -17,14 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["summarize_rewards", "write_run_outputs", "render_report"]
+from medix_r1.training.metrics import COMPONENT_KEYS
 
-_COMPONENT_KEYS = {
-    "format": "rewards/format/mean",
-    "accuracy_llm": "rewards/accuracy_llm/mean",
-    "accuracy_embed": "rewards/accuracy_embed/mean",
-    "modality": "rewards/modality/mean",
-}
+__all__ = ["summarize_rewards", "write_run_outputs", "render_report"]
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -42,8 +37,8 @@ def summarize_rewards(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "reward_first": _mean([r["reward"] for r in first]),
         "reward_last": _mean([r["reward"] for r in last]),
         "span_steps": span,
-        "components_first": {k: _mean([r.get(key) for r in first]) for k, key in _COMPONENT_KEYS.items()},
-        "components_last": {k: _mean([r.get(key) for r in last]) for k, key in _COMPONENT_KEYS.items()},
+        "components_first": {k: _mean([r.get(key) for r in first]) for k, key in COMPONENT_KEYS.items()},
+        "components_last": {k: _mean([r.get(key) for r in last]) for k, key in COMPONENT_KEYS.items()},
         "mean_length_first": _mean([r.get("completions/mean_length") for r in first]),
         "mean_length_last": _mean([r.get("completions/mean_length") for r in last]),
     }
@@ -96,7 +91,7 @@ def render_report(config: Any, summary: dict[str, Any], *, notes: Sequence[str] 
         "| component | first 10% | last 10% |",
         "|---|---|---|",
     ]
-    for name in _COMPONENT_KEYS:
+    for name in COMPONENT_KEYS:
         lines.append(
             f"| {name} | {_fmt(summary['components_first'].get(name))} | {_fmt(summary['components_last'].get(name))} |"
         )

@@ -214,7 +214,7 @@ def find_resume_checkpoint(config: TrainConfig) -> Path | None:
 
 def _filter_overlong(dataset: Dataset, processor: Any, limit: int) -> Dataset:
     """Drop rows whose prompt (text + image tokens) exceeds ``rollout.max_prompt_length``."""
-    from medix_r1.training.dataset import row_prompt
+    from medix_r1.models.generation import row_prompt
 
     def length(row: dict[str, Any]) -> int:
         text, images = row_prompt(processor, row)

@@ -128,7 +128,7 @@ class VerlRun:
 def verl_rows(records: list[Any], config: TrainConfig, fmt: Any, split: str) -> list[dict[str, Any]]:
     """verl dataset rows for MediX records (images embedded as PNG/JPEG bytes)."""
     from medix_r1.data.images import load_image_bytes
-    from medix_r1.training.prompts import prompt_text
+    from medix_r1.prompting import prompt_text
 
     rows = []
     for index, record in enumerate(records):

@@ -77,8 +77,8 @@ def run_warmstart(
 
     import torch
 
+    from medix_r1.models.generation import row_prompt
     from medix_r1.parsing import split_solution
-    from medix_r1.training.dataset import row_prompt
 
     rng = random.Random(seed)
     tags = tuple(sorted({r["modality"] for r in rows}))

@@ -1,8 +1,8 @@
-"""`medix-r1 chat --model runs/x` finds the run's final model."""
+"""A training run folder (`medix-r1 chat --model runs/x`) means the run's final model."""
 
 from __future__ import annotations
 
-from medix_r1.training.chat import run_checkpoint
+from medix_r1.models.runs import run_checkpoint
 
 
 def test_run_folder_means_its_final_model(tmp_path) -> None:

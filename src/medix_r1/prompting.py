@@ -1,4 +1,8 @@
-"""The training prompt: the MediX-R1 instruction in our own words, and the chat turn it becomes.
+"""What we ask: the MediX-R1 instruction in our own words, and the chat turn it becomes.
+
+The ground floor beside :mod:`medix_r1.parsing` (what we read): training, evaluation and the demo
+all ask through here. A training run folder's own prompt settings are read by
+:func:`medix_r1.models.runs.run_instruction`.
 
 Published facts (reference section 1), reproduced here with our wording: one user turn, no system
 message; the model is told it is a medical assistant that reasons; the 16 modality tags are listed;
@@ -18,15 +22,13 @@ True
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 from typing import Any
 
-from medix_r1.data.schema import IMAGE_PLACEHOLDER
 from medix_r1.modality import MODALITY_TAGS
 from medix_r1.parsing import THINK, THINKING, ResponseFormat
 
 __all__ = [
+    "IMAGE_PLACEHOLDER",
     "INSTRUCTION_TEMPLATE",
     "COMPACT_TEMPLATE",
     "instruction_text",
@@ -34,11 +36,13 @@ __all__ = [
     "build_prompt_messages",
     "question_messages",
     "MedixInstruction",
-    "run_prompt_settings",
     "prompt_hash",
     "THINK",
     "THINKING",
 ]
+
+#: Where a record's problem text puts an image (the published records' marker).
+IMAGE_PLACEHOLDER = "<image>"
 
 #: Our wording of the MediX-R1 instruction. ``{tags}`` is the 16 tags, ``{think_open}`` etc. the tag
 #: names of the response format. Hashed into run metadata by :func:`prompt_hash`.
@@ -133,27 +137,6 @@ def question_messages(
     return messages
 
 
-def run_prompt_settings(model_path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
-    """(template, think_tag) of the training run that wrote ``model_path`` (its ``config.yaml`` in the
-    folder or one level up, as in ``runs/x/final``); ``(None, None)`` when there is none."""
-    path = Path(model_path)
-    for candidate in (path / "config.yaml", path.parent / "config.yaml"):
-        if candidate.is_file():
-            import yaml
-
-            from medix_r1.rewards.presets import get_preset
-
-            data = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-            template = (data.get("prompt") or {}).get("template")
-            preset = (data.get("reward") or {}).get("preset") or "medix-r1"
-            try:
-                think = get_preset(preset).fmt.think_tag
-            except ValueError:
-                think = None
-            return template, think
-    return None, None
-
-
 class MedixInstruction:
     """The MediX instruction a model is asked with, outside training (chat, demo, ``eval --prompt medix``).
 
@@ -174,16 +157,6 @@ class MedixInstruction:
     @property
     def think_tag(self) -> str:
         return self.fmt.think_tag
-
-    @classmethod
-    def for_model(
-        cls, model: str | os.PathLike[str] | None, think_tag: str | None = None
-    ) -> MedixInstruction:
-        """The instruction a local checkpoint was trained with (:func:`run_prompt_settings`), else ours
-        with ``<thinking>``; ``think_tag`` overrides the run's tag variant."""
-        found = run_prompt_settings(model) if model and Path(model).exists() else (None, None)
-        template, run_think = found
-        return cls(think_tag or run_think or "thinking", template)
 
     def messages(self, question: str, *, with_image: bool, system: str | None = None) -> list[dict[str, Any]]:
         """Training's messages for ``question``: instruction, the image slot (if any), the question."""
