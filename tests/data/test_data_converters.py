@@ -113,7 +113,7 @@ def test_bad_rows(layout, row, message):
 
 
 def test_unknown_layout():
-    with pytest.raises(ValueError, match="unknown layout 'slak'. Did you mean 'slake'"):
+    with pytest.raises(ValueError, match="unknown layout 'slak'; did you mean 'slake'"):
         convert_rows([], "slak")
 
 

@@ -45,7 +45,7 @@ def test_eval_run_submit_and_leaderboard(suite, servers, tmp_path, kit):
 
 def test_eval_run_errors_are_one_clear_line(tmp_path):
     r = runner.invoke(app, ["eval", "run", "--model", "m", "--tasks", "medqa,radvqa", "--out", str(tmp_path)])
-    assert r.exit_code == 2 and "Did you mean rad_vqa" in r.output
+    assert r.exit_code == 2 and "did you mean 'rad_vqa'" in r.output
     r = runner.invoke(
         app, ["eval", "run", "--model", "m", "--tasks", "medqa", "--out", str(tmp_path), "--phases", "gen"]
     )

@@ -234,7 +234,7 @@ def test_local_hub_style_dataset_folder_loads_through_datasets(tmp_path):
 
 
 def test_unknown_task_names_suggest_the_closest():
-    with pytest.raises(UnknownTaskError, match=r"unknown task 'pubmed_qa'.*Did you mean pubmedqa"):
+    with pytest.raises(UnknownTaskError, match=r"unknown task 'pubmed_qa'; did you mean 'pubmedqa'"):
         resolve_tasks("medqa,pubmed_qa")
 
 

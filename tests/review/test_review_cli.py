@@ -87,7 +87,7 @@ def test_errors_say_what_to_change(runs, tmp_path, monkeypatch):
                 "--out",
                 str(tmp_path / "y.db"),
             ],
-            "Did you mean mini_x_ray",
+            "did you mean 'mini_x_ray'",
         ),
     ]
     for args, message in cases:

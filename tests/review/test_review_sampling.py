@@ -95,7 +95,7 @@ def test_answers_are_read_with_the_parser_and_reviewers_see_no_model(runs):
 
 
 def test_unknown_task_and_bad_inputs_say_what_to_do(runs, tmp_path):
-    with pytest.raises(StudyError, match=r"'mini_xray' is not in the runs. Did you mean mini_x_ray, "):
+    with pytest.raises(StudyError, match=r"'mini_xray' is not in the runs; did you mean 'mini_x_ray' or "):
         sample_pairwise(runs["good"], runs["weak"], tasks=["mini_xray"])
     with pytest.raises(StudyError, match="give two different run folders"):
         sample_pairwise(runs["good"], runs["good"])

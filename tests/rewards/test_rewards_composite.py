@@ -164,7 +164,7 @@ def test_weights_are_the_published_ones() -> None:
 
 
 def test_unknown_preset_suggests() -> None:
-    with pytest.raises(ValueError, match="Did you mean 'medix-r1-think'"):
+    with pytest.raises(ValueError, match="did you mean 'medix-r1-think'"):
         get_preset("medix-r1-thnk")
 
 

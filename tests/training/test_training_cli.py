@@ -99,7 +99,7 @@ def test_chat_reads_a_well_formed_reply(monkeypatch):
     from medix_r1.training import chat as chat_module
 
     monkeypatch.setattr(
-        "medix_r1.training.heldout.generate_batch",
+        "medix_r1.models.generation.generate_batch",
         lambda *a, **k: ["<CT_SCAN><thinking>Axial slice.</thinking><answer>Liver</answer>"],
     )
     reply = chat_module.ask("unused", "Which organ?", loaded=(object(), object()))

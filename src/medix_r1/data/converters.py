@@ -26,7 +26,6 @@ never from the row position (positional ids drift when a dataset changes, refere
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.data.schema import MedixRecord, RecordError, make_problem
+from medix_r1.errors import did_you_mean
 from medix_r1.modality import UnknownModalityError, resolve_modality
 
 __all__ = ["Layout", "LAYOUTS", "convert_rows", "DicomFolderResult", "from_dicom_folder"]
@@ -77,9 +77,8 @@ LAYOUTS: dict[str, Layout] = {
 def _layout(name: str) -> Layout:
     if name in LAYOUTS:
         return LAYOUTS[name]
-    close = difflib.get_close_matches(name, list(LAYOUTS), n=2)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown layout {name!r}.{hint} Valid layouts: {', '.join(LAYOUTS)}")
+    hint = did_you_mean(name, LAYOUTS, n=2) or "."
+    raise ValueError(f"unknown layout {name!r}{hint} Valid layouts: {', '.join(LAYOUTS)}")
 
 
 def _image_ref(value: Any, image_root: str | None) -> Any:

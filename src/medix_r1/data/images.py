@@ -30,7 +30,6 @@ __all__ = [
     "resolve_image_path",
     "load_image_bytes",
     "open_image",
-    "image_size",
     "encode_data_uri",
     "pixel_sha256",
     "dhash",
@@ -168,13 +167,6 @@ def _open_dicom(data: bytes, label: str, max_pixels: int) -> Image.Image:
         return dicom_to_image(ds)
     except DicomDecodeError as exc:
         raise ImageProblem("undecodable", str(exc).replace("<bytes>", repr(label))) from exc
-
-
-def image_size(
-    ref: Any, base_dir: str | os.PathLike[str] = ".", *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
-) -> tuple[int, int]:
-    """``(width, height)`` of a decodable image (decodes it fully, to catch truncated files)."""
-    return open_image(ref, base_dir, max_pixels=max_pixels).size
 
 
 def encode_data_uri(data: bytes, mime: str = "image/png") -> str:

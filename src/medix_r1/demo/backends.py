@@ -29,7 +29,6 @@ Nothing heavy happens at import: torch, transformers and llama_cpp are imported 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import os
@@ -38,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from medix_r1.errors import did_you_mean
 from medix_r1.prompting import MedixInstruction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -528,8 +528,7 @@ def make_answerer(backend: str, /, **options: Any) -> Answerer:
     """
     cls = ANSWERER_BACKENDS.get(backend)
     if cls is None:
-        close = difflib.get_close_matches(backend, ANSWERER_BACKENDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else "."
+        hint = did_you_mean(backend, ANSWERER_BACKENDS) or "."
         raise ValueError(
             f"unknown demo backend {backend!r}{hint} Valid backends: {', '.join(sorted(ANSWERER_BACKENDS))}"
         )

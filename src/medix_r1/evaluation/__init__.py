@@ -7,7 +7,6 @@ package loads no model, dataset or client.
 
 from medix_r1.evaluation.files import RunPaths, StaleResultsError, model_dirname, read_rows
 from medix_r1.evaluation.generation import (
-    GENERATOR_BACKENDS,
     FakeGenerator,
     OpenAIGenerator,
     TransformersGenerator,
@@ -41,7 +40,6 @@ __all__ = [
     "StaleResultsError",
     "model_dirname",
     "read_rows",
-    "GENERATOR_BACKENDS",
     "FakeGenerator",
     "OpenAIGenerator",
     "TransformersGenerator",

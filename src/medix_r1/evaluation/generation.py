@@ -36,7 +36,6 @@ __all__ = [
     "OpenAIGenerator",
     "TransformersGenerator",
     "FakeGenerator",
-    "GENERATOR_BACKENDS",
     "build_messages",
     "DEFAULT_MAX_TOKENS",
 ]
@@ -249,10 +248,3 @@ class FakeGenerator:
             answer = first.split(". ", 1)[-1]
         digest = hashlib.sha256(sample.id.encode()).hexdigest()[:6]
         return f"<think>Fake reasoning {digest}.</think>{answer}"
-
-
-GENERATOR_BACKENDS: dict[str, type] = {
-    "openai": OpenAIGenerator,
-    "transformers": TransformersGenerator,
-    "fake": FakeGenerator,
-}

@@ -19,12 +19,12 @@ Unknown names fail with the closest valid names (STYLE.md rule 6).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import did_you_mean
 from medix_r1.evaluation.tasks import (
     Quirk,
     TaskConfigError,
@@ -260,9 +260,8 @@ def _known(name: str) -> TaskSpec | None:
 
 
 def _unknown(name: str, valid: list[str]) -> UnknownTaskError:
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    return UnknownTaskError(f"unknown task {name!r}.{hint} Valid: {', '.join(valid)}")
+    hint = did_you_mean(name, valid, n=3, cutoff=0.5) or "."
+    return UnknownTaskError(f"unknown task {name!r}{hint} Valid: {', '.join(valid)}")
 
 
 def _yaml_load(path: Path) -> Any:

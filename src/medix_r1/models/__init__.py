@@ -27,7 +27,6 @@ from medix_r1.models.graft import build_demo_vlm, demo_vlm_dir, graft_into_qwen2
 from medix_r1.models.loading import is_vision_language, load_policy, save_policy
 from medix_r1.models.processor import (
     build_vl_processor,
-    get_tokenizer,
     load_processor,
     make_image_processor,
     save_processor,
@@ -70,7 +69,6 @@ __all__ = [
     "load_policy",
     "save_policy",
     "build_vl_processor",
-    "get_tokenizer",
     "load_processor",
     "make_image_processor",
     "save_processor",

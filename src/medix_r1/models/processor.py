@@ -29,7 +29,6 @@ __all__ = [
     "build_vl_processor",
     "save_processor",
     "load_processor",
-    "get_tokenizer",
     "torchvision_usable",
 ]
 
@@ -91,11 +90,6 @@ def build_vl_processor(
         video_processor=None,
         chat_template=tokenizer.chat_template,
     )
-
-
-def get_tokenizer(processor: Any) -> PreTrainedTokenizerBase:
-    """The tokenizer inside a processor, or ``processor`` itself when it is a tokenizer."""
-    return getattr(processor, "tokenizer", None) or processor
 
 
 def save_processor(processor: Any, path: str | os.PathLike[str]) -> Path:

@@ -21,12 +21,13 @@ ValueError: unknown model name 'tiny-qwen2vl'; did you mean 'tiny-qwen2-vl'? Bui
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from medix_r1.errors import did_you_mean
 
 __all__ = ["BuiltinModel", "BUILTIN_MODELS", "ModelSpec", "resolve_model_spec", "list_builtin_models"]
 
@@ -148,8 +149,7 @@ def resolve_model_spec(spec: str | os.PathLike[str] | ModelSpec) -> ModelSpec:
         or text.startswith((".", "~"))
     ):
         raise FileNotFoundError(f"no model folder at {text!r} (resolved to {path.resolve()})")
-    close = difflib.get_close_matches(text.lower(), BUILTIN_MODELS, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else "."
+    hint = did_you_mean(text.lower(), BUILTIN_MODELS) or "."
     raise ValueError(
         f"unknown model name {text!r}{hint} Built-in names: {', '.join(sorted(BUILTIN_MODELS))}. "
         "A folder or a hub id ('owner/name') is also accepted."

@@ -17,11 +17,11 @@ token (``\n``) forever and every reply is empty. An untied random head gives var
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medix_r1.errors import did_you_mean
 from medix_r1.models.cache import materialize_dir, models_cache_dir
 from medix_r1.models.extras import require_transformers
 
@@ -58,8 +58,7 @@ def normalize_arch(arch: str) -> str:
     key = _ALIASES.get(key, key)
     if key in TINY_ARCHS:
         return key
-    close = difflib.get_close_matches(key, TINY_ARCHS, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, TINY_ARCHS) or "."
     raise ValueError(f"unknown tiny VLM arch {arch!r}{hint} Choose one of: {', '.join(TINY_ARCHS)}")
 
 

@@ -21,7 +21,6 @@ whole reply, so hidden reasoning stays hidden.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import json
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import did_you_mean
 from medix_r1.review.store import Draft, Item, StudyError
 
 __all__ = [
@@ -160,10 +160,9 @@ def _filter_tasks(rows: dict[str, dict[str, Any]], tasks: list[str] | None) -> d
     present = sorted({_task(r) for r in rows.values()})
     for t in tasks:
         if t not in present:
-            close = difflib.get_close_matches(t, present, n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            hint = did_you_mean(t, present, n=3, cutoff=0.5) or "."
             raise StudyError(
-                f"task {t!r} is not in the runs.{hint} Tasks present: {', '.join(present) or 'none'}"
+                f"task {t!r} is not in the runs{hint} Tasks present: {', '.join(present) or 'none'}"
             )
     wanted = set(tasks)
     return {k: r for k, r in rows.items() if _task(r) in wanted}

@@ -8,11 +8,11 @@ same order as the published function so the floats agree bit for bit.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from medix_r1.embedders.base import Embedder
+from medix_r1.errors import did_you_mean
 from medix_r1.judges.answer_match import AnswerMatchJudge
 from medix_r1.parsing import THINK, THINKING, ResponseFormat
 from medix_r1.rewards.composite import CompositeReward, RewardComponent
@@ -87,9 +87,8 @@ def get_preset(name: str) -> RewardPreset:
     try:
         return PRESETS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(PRESETS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown reward preset {name!r}.{hint} Valid: {', '.join(PRESETS)}") from None
+        hint = did_you_mean(name, PRESETS) or "."
+        raise ValueError(f"unknown reward preset {name!r}{hint} Valid: {', '.join(PRESETS)}") from None
 
 
 def build_reward(

@@ -24,7 +24,6 @@ medix_r1.training.config.ConfigError: unknown config key 'rollout.grup_size'; di
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from medix_r1.errors import did_you_mean
 from medix_r1.rewards.composite import COMPONENT_NAMES
 from medix_r1.rewards.config import RewardConfig
 
@@ -53,14 +53,11 @@ __all__ = [
     "WarmStartSection",
     "VerlSection",
     "TrainConfig",
-    "ALGORITHMS",
     "load_config",
     "apply_overrides",
     "config_to_yaml",
     "config_reference",
 ]
-
-ALGORITHMS = ("grpo", "dapo", "gspo", "dr_grpo")
 
 
 class ConfigError(ValueError):
@@ -172,8 +169,7 @@ class RewardSection(RewardConfig):
     def _check_weights(self) -> RewardSection:
         for name, weight in (self.weights or {}).items():
             if name not in COMPONENT_NAMES:
-                close = difflib.get_close_matches(name, COMPONENT_NAMES, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(name, COMPONENT_NAMES) or "."
                 raise ValueError(
                     f"reward.weights has unknown component {name!r}{hint} Valid: {', '.join(COMPONENT_NAMES)}"
                 )
@@ -528,8 +524,7 @@ def _all_keys(model: type[BaseModel] = TrainConfig, prefix: str = "") -> list[st
 
 
 def _did_you_mean(key: str) -> str:
-    close = difflib.get_close_matches(key, _all_keys(), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return did_you_mean(key, _all_keys())
 
 
 def _build(data: dict[str, Any], origin: str) -> TrainConfig:
