@@ -38,6 +38,10 @@ def score(
     judge_retries: int = typer.Option(
         4, help="Retries per judge request on 429 / 5xx / timeouts / bad replies."
     ),
+    judge_deadline: float = typer.Option(
+        120.0,
+        help="Seconds one batch (--chunk-size rows) may wait on the judge in total; then --on-judge-error applies.",
+    ),
     judge_cache: Path | None = typer.Option(None, help="SQLite file caching judge verdicts across runs."),
     judge_token_limit_param: str = typer.Option(
         "max_tokens",
@@ -76,6 +80,7 @@ def score(
             judge_concurrency=judge_concurrency,
             judge_timeout_s=judge_timeout,
             judge_retries=judge_retries,
+            judge_deadline_s=judge_deadline,
             judge_cache=judge_cache,
             judge_token_limit_param=judge_token_limit_param,
             embedding_model=embedding_model,

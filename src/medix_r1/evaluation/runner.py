@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.evaluation.files import (
     JsonlAppender,
     RunPaths,
@@ -51,7 +52,7 @@ __all__ = [
 PHASES: tuple[str, ...] = ("generate", "judge", "score")
 
 
-class EvalRunError(RuntimeError):
+class EvalRunError(MedixError, RuntimeError):
     """A phase stopped early; what finished is on disk and the same command resumes it."""
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS, format_question
 
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 
-class TaskConfigError(ValueError):
+class TaskConfigError(MedixError, ValueError):
     """A task entry that cannot be used as written."""
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.review.tokens import hash_token, looks_like_token, new_salt, new_token, token_matches
 
 __all__ = [
@@ -48,7 +49,7 @@ AUDIT_CHOICES: tuple[str, ...] = ("correct", "partial", "incorrect")
 KINDS: tuple[str, ...] = ("pairwise", "judge_audit")
 
 
-class StudyError(ValueError):
+class StudyError(MedixError, ValueError):
     """A study cannot be created, opened or written as asked; the message says what to change."""
 
 

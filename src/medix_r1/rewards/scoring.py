@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.rewards.composite import COMPONENT_NAMES, CompositeReward
 from medix_r1.rewards.inputs import RewardInputError, compose_solution
 
@@ -24,7 +25,7 @@ __all__ = ["RolloutFileError", "ScoreSummary", "read_rollouts", "score_file"]
 OUTPUT_KEYS = ("overall", *COMPONENT_NAMES)
 
 
-class RolloutFileError(ValueError):
+class RolloutFileError(MedixError, ValueError):
     """A row of the input file that cannot be scored; names the file, line and field."""
 
 
