@@ -47,6 +47,9 @@ class SentenceTransformerEmbedder:
         self.trust_remote_code = trust_remote_code
         self._model: Any = None
         self._lock = threading.Lock()
+        # One encode at a time: two forward passes on the same cores only slow each other down, and a
+        # pipelined caller (reward scoring, chunk k+1 while chunk k is judged) queues here instead.
+        self._encode_lock = threading.Lock()
 
     @property
     def identity(self) -> str:
@@ -79,11 +82,12 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         model = self.load()
-        vectors = model.encode(
-            texts,
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        with self._encode_lock:
+            vectors = model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
