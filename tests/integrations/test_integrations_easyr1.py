@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,23 @@ def test_kwargs_alone_configure_the_reward() -> None:
     rows = easyr1.compute_score(inputs, judge="fake", embedding_model="hashing", judge_deadline_s=5)
     assert [r["overall"] for r in rows] == [1.0, pytest.approx(0.1)]
     assert [r["unscored"] for r in rows] == [0.0, 0.0]
+
+
+def test_missing_settings_say_how_to_pass_them() -> None:
+    # Under Ray on a cluster the variable is absent and the default judge needs a URL: the error
+    # names the cause and the fix, and it pickles (pydantic's ValidationError would not reach the driver).
+    inputs = [
+        {"response": "<X_RAY><thinking>f</thinking><answer>lung</answer>", "ground_truth": "<X_RAY> lung"}
+    ]
+    with pytest.raises(easyr1.EasyR1SettingsError) as info:
+        easyr1.compute_score(inputs)
+    message = str(info.value)
+    assert message.startswith("medix-r1 reward settings: ")
+    assert "judge 'openai' needs judge_url" in message
+    assert "MEDIX_R1_REWARD_CONFIG is not set in this worker" in message
+    assert "worker.reward.reward_function_kwargs.<field>=<value>" in message
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is easyr1.EasyR1SettingsError and str(copy) == message
 
 
 EASYR1_SRC = os.environ.get("MEDIX_R1_EASYR1_SRC")

@@ -28,18 +28,27 @@ most ``judge_deadline_s``. Errors pickle with their fields, so the training driv
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from medix_r1.asyncio_bridge import run_sync
-from medix_r1.errors import did_you_mean
-from medix_r1.integrations.engine_config import engine_rows, reward_for
+from medix_r1.errors import MedixError, did_you_mean
+from medix_r1.integrations.engine_config import CONFIG_ENV, engine_rows, reward_for
 from medix_r1.rewards.composite import CompositeReward, RewardComponent
 from medix_r1.rewards.config import RewardConfig
 
-__all__ = ["REWARD_NAME", "REWARD_TYPE", "compute_score", "drop_in_script", "launch_overrides", "reward_file"]
+__all__ = [
+    "REWARD_NAME",
+    "REWARD_TYPE",
+    "EasyR1SettingsError",
+    "compute_score",
+    "drop_in_script",
+    "launch_overrides",
+    "reward_file",
+]
 
 #: Read by EasyR1's reward manager when it loads this file (``getattr(module, "REWARD_TYPE", "batch")``).
 REWARD_TYPE = "batch"
@@ -48,6 +57,30 @@ REWARD_NAME = "medix-r1"
 
 #: Where EasyR1's config keeps the reward settings (``RewardConfig`` of ``verl/workers/reward/config.py``).
 _REWARD_KEY = "worker.reward"
+
+
+class EasyR1SettingsError(MedixError, ValueError):
+    """The reward settings a worker received are incomplete or wrong (raised in the reward worker;
+    pickles, unlike pydantic's ValidationError, so the training driver sees this message)."""
+
+
+def _reward(options: dict[str, Any]) -> CompositeReward:
+    from pydantic import ValidationError
+
+    try:
+        return reward_for(options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        hint = ""
+        if not os.environ.get(CONFIG_ENV):
+            hint = (
+                f" ({CONFIG_ENV} is not set in this worker: EasyR1 does not forward environment variables to "
+                "its Ray workers. Pass the settings as worker.reward.reward_function_kwargs.<field>=<value>, "
+                "or forward the variable in the Ray runtime_env; see docs/training.md, 'EasyR1 drop-in')"
+            )
+        raise EasyR1SettingsError(f"medix-r1 reward settings: {problems}{hint}") from None
 
 
 def _with_format_weight(composite: CompositeReward, format_weight: float) -> CompositeReward:
@@ -71,7 +104,7 @@ def compute_score(
             "EasyR1 reads when it loads the file named by worker.reward.reward_function=PATH:compute_score); "
             f"got one {type(reward_inputs).__name__} instead of a list of reward inputs"
         )
-    composite = reward_for(options)
+    composite = _reward(options)
     if format_weight != 0.1:
         composite = _with_format_weight(composite, format_weight)
     for i, item in enumerate(reward_inputs):
