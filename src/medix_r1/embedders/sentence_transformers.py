@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from medix_r1.embedders.base import EmbedderLoadError
+
 __all__ = ["SentenceTransformerEmbedder", "OFFLINE_DEFAULT", "PUBLISHED_EMBEDDER", "resolve_embedder_path"]
 
 OFFLINE_DEFAULT = "minilm"
@@ -71,11 +73,15 @@ class SentenceTransformerEmbedder:
                 if device == "auto":
                     device = "cuda" if torch.cuda.is_available() else "cpu"
                 hf_logging.disable_progress_bar()  # one bar per load is noise in logs and CI
-                self._model = SentenceTransformer(
-                    resolve_embedder_path(self.model_name),
-                    device=device,
-                    trust_remote_code=self.trust_remote_code,
-                )
+                try:
+                    self._model = SentenceTransformer(
+                        resolve_embedder_path(self.model_name),
+                        device=device,
+                        trust_remote_code=self.trust_remote_code,
+                    )
+                except (OSError, ValueError) as exc:  # hub/path errors of huggingface_hub and transformers
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise EmbedderLoadError(self.model_name, first) from exc
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:

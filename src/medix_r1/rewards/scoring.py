@@ -3,8 +3,10 @@
 Input rows carry ``response`` and ``solution`` (``"<TAG> answer"``; a separate ``modality`` field is
 also accepted). Output rows keep every input field and add ``overall, format, accuracy_llm,
 accuracy_embed, modality`` (null when unscored); an input ``modality`` field is kept as
-``input_modality``, since ``modality`` in the output is the modality reward. Rows are scored in chunks and each chunk is written
-and flushed as soon as it is done, so an outage midway keeps every row scored before it.
+``input_modality``, since ``modality`` in the output is the modality reward. Rows are scored in
+pipelined chunks and each chunk is flushed to ``OUTPUT.partial`` as soon as it is done; the output
+is replaced only when every row is scored, so an outage or a kill midway keeps every row scored
+before it and leaves an older output intact, and the next run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from medix_r1.errors import MedixError
 from medix_r1.rewards.composite import COMPONENT_NAMES, CompositeReward
 from medix_r1.rewards.inputs import RewardInputError, compose_solution
 
-__all__ = ["RolloutFileError", "ScoreSummary", "read_rollouts", "score_file"]
+__all__ = ["RolloutFileError", "ScoreSummary", "partial_path", "read_rollouts", "score_file"]
 
 OUTPUT_KEYS = ("overall", *COMPONENT_NAMES)
 
@@ -87,6 +89,7 @@ class ScoreSummary:
     judge: dict[str, float] = field(default_factory=dict)
     preset: str = ""
     embedding_strings_encoded: int = 0
+    resumed: int = 0
 
     @property
     def rollouts_per_second(self) -> float:
@@ -95,6 +98,7 @@ class ScoreSummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rollouts": self.rollouts,
+            "resumed_rows": self.resumed,
             "scoring_seconds": round(self.scoring_seconds, 4),
             "rollouts_per_second": round(self.rollouts_per_second, 2),
             "load_seconds": round(self.load_seconds, 3),
@@ -182,6 +186,65 @@ async def _score_pipelined(
             await asyncio.gather(*(t for _, t in in_flight), return_exceptions=True)
 
 
+def partial_path(output_path: str | Path) -> Path:
+    """Where rows are written while a run is in progress: ``OUTPUT.partial`` beside the output."""
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.name + ".partial")
+
+
+def _reward_identity(reward: CompositeReward) -> dict[str, Any]:
+    """What decides the scores; a resumed run must match the run that wrote the partial file."""
+    judge = reward.component("accuracy_llm").judge
+    embed = reward.component("accuracy_embed")
+    return {
+        "preset": reward.preset,
+        "weights": reward.weights,
+        "judge": getattr(judge.backend, "identity", type(judge.backend).__name__),
+        "judge_template": getattr(judge, "template_hash", None),
+        "embedder": getattr(embed.embedder, "identity", type(embed.embedder).__name__),
+    }
+
+
+def _resume(partial: Path, meta: Path, rows: list[dict[str, Any]], identity: dict[str, Any]) -> list[dict]:
+    """Output rows of an interrupted run of the same input and reward (``[]`` when there is none).
+
+    A last line cut short by a kill is dropped (and scored again); a partial file of another input
+    or reward is an error naming it, never silently mixed in or deleted.
+    """
+    if not partial.exists():
+        return []
+    try:
+        recorded = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = None
+    if recorded != identity:
+        raise RolloutFileError(
+            f"{partial}: rows of an interrupted run scored with other reward settings "
+            f"({recorded} != {identity}); delete it (and {meta.name}) to start over"
+        )
+    done: list[dict[str, Any]] = []
+    data = partial.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    for number, line in enumerate(complete.splitlines(), start=1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise RolloutFileError(
+                f"{partial}:{number}: not a scored row; delete the file to start over"
+            ) from None
+        if number > len(rows) or any(
+            row.get(k) != rows[number - 1].get(k) for k in ("id", "response", "solution")
+        ):
+            raise RolloutFileError(
+                f"{partial}:{number}: this row is not row {number} of the input; the partial file belongs "
+                "to another input: delete it to start over"
+            )
+        done.append(row)
+    if len(complete) != len(data):  # cut short by a kill: rewrite without the torn line
+        partial.write_bytes(complete)
+    return done
+
+
 def score_file(
     input_path: str | Path,
     output_path: str | Path,
@@ -193,35 +256,54 @@ def score_file(
 ) -> ScoreSummary:
     """Score ``input_path`` into ``output_path`` and return the summary.
 
-    Raises :class:`RolloutFileError` for bad input (before scoring anything) and the judge's
-    error when it is down and the policy is ``raise`` (rows of finished chunks are already written).
-    ``scoring_seconds`` starts after the embedder is loaded and warmed up.
+    Rows go to ``OUTPUT.partial`` (flushed after each chunk), which replaces ``output_path`` only
+    when every row is scored: a run that fails (judge down under ``raise``, bad settings, a kill)
+    leaves an existing output untouched, and the next run with the same input and reward resumes
+    from the partial file (rows already scored are kept, not scored again).
+
+    Raises :class:`RolloutFileError` for bad or empty input (before scoring anything) and the
+    judge's error when it is down and the policy is ``raise``. ``scoring_seconds`` starts after the
+    embedder is loaded and warmed up.
     """
     if chunk_size < 1 or pipeline_depth < 1:
         raise ValueError(f"chunk_size and pipeline_depth must be >= 1, got {chunk_size} and {pipeline_depth}")
     rows = read_rollouts(input_path)
-    summary = ScoreSummary(rollouts=len(rows), preset=reward.preset)
+    if not rows:
+        raise RolloutFileError(f"{input_path}: no rollouts to score (the file has no rows)")
+    output_path = Path(output_path)
+    partial = partial_path(output_path)
+    meta = partial.with_name(partial.name + ".json")
+    identity = _reward_identity(reward)
+    previous = _resume(partial, meta, rows, identity)
+
+    summary = ScoreSummary(rollouts=len(rows), preset=reward.preset, resumed=len(previous))
     summary.load_seconds = _warm_up(reward)
     embed = reward.component("accuracy_embed")
     encoded_before = embed.strings_encoded
 
     sums = dict.fromkeys(OUTPUT_KEYS, 0.0)
     counts = dict.fromkeys(OUTPUT_KEYS, 0)
-    output_path = Path(output_path)
+
+    def count(result: dict[str, Any]) -> None:
+        if any(result[k] is None for k in OUTPUT_KEYS if k in result):
+            summary.unscored += 1
+        for key in OUTPUT_KEYS:
+            value = result.get(key)
+            if value is not None:
+                sums[key] += value
+                counts[key] += 1
+
+    for row in previous:
+        count(row)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    done = 0
-    with output_path.open("w", encoding="utf-8") as out:
+    meta.write_text(json.dumps(identity), encoding="utf-8")
+    done = len(previous)
+    with partial.open("a", encoding="utf-8") as out:
 
         def write(chunk: list[dict[str, Any]], scored: list[dict[str, float | None]]) -> None:
             nonlocal done
             for row, result in zip(chunk, scored, strict=True):
-                if any(result[k] is None for k in OUTPUT_KEYS if k in result):
-                    summary.unscored += 1
-                for key in OUTPUT_KEYS:
-                    value = result.get(key)
-                    if value is not None:
-                        sums[key] += value
-                        counts[key] += 1
+                count(result)
                 out.write(json.dumps(_output_row(row, result), ensure_ascii=False))
                 out.write("\n")
             out.flush()
@@ -231,9 +313,12 @@ def score_file(
 
         started = time.perf_counter()
         try:
-            run_sync(_score_pipelined(list(_chunks(rows, chunk_size)), reward, write, pipeline_depth))
+            todo = rows[len(previous) :]
+            run_sync(_score_pipelined(list(_chunks(todo, chunk_size)), reward, write, pipeline_depth))
         finally:
             summary.scoring_seconds = time.perf_counter() - started
+    partial.replace(output_path)
+    meta.unlink(missing_ok=True)
     summary.means = {k: (round(sums[k] / counts[k], 6) if counts[k] else None) for k in OUTPUT_KEYS}
     judge = reward.component("accuracy_llm").judge
     summary.judge = judge.stats.as_dict()
