@@ -215,3 +215,36 @@ def test_killed_run_resumes_without_rescoring(tmp_path: Path) -> None:
     # request per remaining row)
     assert second_run <= len(rows) - summary["resumed_rows"]
     assert [r["id"] for r in lines(out)] == [r["id"] for r in rows]
+
+
+def test_chunk_k_plus_1_is_encoded_while_chunk_k_is_judged(tmp_path: Path) -> None:
+    """The pipeline, without timing: the judge holds chunk 1's verdicts until the embedder has started
+    encoding chunk 2. Without overlap that never happens and the judge deadline leaves chunk 1 unscored."""
+    import asyncio
+    import threading
+
+    from medix_r1.judges import FakeChatBackend
+
+    second_encode = threading.Event()
+
+    class CountingEmbedder(HashingEmbedder):
+        calls = 0
+
+        def encode(self, texts):
+            CountingEmbedder.calls += 1
+            if CountingEmbedder.calls >= 2:
+                second_encode.set()
+            return super().encode(texts)
+
+    class HoldingJudge(FakeChatBackend):
+        async def complete(self, messages, *, max_tokens, **params):
+            while not second_encode.is_set():
+                await asyncio.sleep(0.01)
+            return await super().complete(messages, max_tokens=max_tokens, **params)
+
+    judge = AnswerMatchJudge(HoldingJudge(), deadline_s=10)
+    reward = build_reward("medix-r1", judge=judge, embedder=CountingEmbedder(), on_judge_error="skip")
+    src = write_rows(tmp_path / "in.jsonl", ROWS[:20])
+    summary = score_file(src, tmp_path / "out.jsonl", reward, chunk_size=10)
+    assert summary.unscored == 0
+    assert all(r["accuracy_llm"] is not None for r in lines(tmp_path / "out.jsonl"))
