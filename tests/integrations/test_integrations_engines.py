@@ -70,7 +70,7 @@ def test_easyr1_drop_in(tmp_path, monkeypatch) -> None:
     # A different format weight splits the rest 0.575 / 0.375 / 0.05 as the published file does.
     out = easyr1.compute_score(inputs[:1], format_weight=0.2)
     assert out[0]["overall"] == pytest.approx(0.8 * 0.575 + 0.8 * 0.375 + 0.8 * 0.05 + 0.2)
-    with pytest.raises(ValueError, match="reward_type=batch"):
+    with pytest.raises(ValueError, match="REWARD_TYPE = .batch."):
         easyr1.compute_score(inputs[0])
     with pytest.raises(ValueError, match="no 'ground_truth'"):
         easyr1.compute_score([{"response": GOOD}])

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.files import write_text_atomic
 
 __all__ = [
@@ -98,7 +99,7 @@ def content_hash(*parts: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-class StaleResultsError(RuntimeError):
+class StaleResultsError(MedixError, RuntimeError):
     """Rows in a run directory were made from different data or prompts than the current run."""
 
     def __init__(self, path: Path, ids: list[str], what: str) -> None:

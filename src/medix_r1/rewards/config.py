@@ -39,6 +39,13 @@ class RewardConfig(BaseModel):
         4, ge=0, description="Retries of a failed judge request (429, 5xx, timeouts, bad bodies)"
     )
     judge_reasks: int = Field(2, ge=0, description="Re-asks when a reply is neither YES nor NO")
+    judge_deadline_s: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds one reward batch may wait on the judge in total (all requests, retries and "
+        "re-asks); then on_judge_error applies to the rollouts still waiting. 120 s: a healthy judge "
+        "answers a batch in seconds, an RL step takes minutes",
+    )
     judge_cache: Path | None = Field(
         None, description="SQLite file caching verdicts across runs (off when unset)"
     )
@@ -110,7 +117,9 @@ def build_reward_from_config(config: RewardConfig) -> CompositeReward:
     else:
         backend = make_chat_backend("fake")
     cache = VerdictCache(config.judge_cache) if config.judge_cache else None
-    judge = AnswerMatchJudge(backend, reasks=config.judge_reasks, cache=cache)
+    judge = AnswerMatchJudge(
+        backend, reasks=config.judge_reasks, cache=cache, deadline_s=config.judge_deadline_s
+    )
     embed_options = (
         {}
         if config.embedding_model == "hashing"

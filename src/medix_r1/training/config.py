@@ -31,7 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from medix_r1.errors import did_you_mean
+from medix_r1.errors import MedixError, did_you_mean
 from medix_r1.rewards.composite import COMPONENT_NAMES
 from medix_r1.rewards.config import RewardConfig
 
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(MedixError, ValueError):
     """A training config that cannot be used as given; the message says which key and how to fix it."""
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medix_r1.errors import MedixError
 from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 from medix_r1.models.extras import MissingExtraError, require
 from medix_r1.rewards.composite import CompositeReward, RewardComponent
@@ -56,8 +57,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class TrainingStopped(RuntimeError):
+class TrainingStopped(MedixError, RuntimeError):
     """The run stopped before its end (judge outage, alarm); ``checkpoint`` resumes it."""
+
+    exit_code = 1
 
     def __init__(self, message: str, checkpoint: Path | None) -> None:
         self.checkpoint = checkpoint

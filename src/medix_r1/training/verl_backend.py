@@ -386,16 +386,10 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
         encoding="utf-8",
     )
     launch.chmod(0o755)
+    from medix_r1.integrations.easyr1 import drop_in_script  # the one source of the EasyR1 line
+
     easyr1 = run_dir / "easyr1_reward.sh"
-    easyr1.write_text(
-        "# EasyR1 drop-in: replace the published reward file in the MediX-R1 training scripts with ours.\n"
-        f"export MEDIX_R1_REWARD_CONFIG={shlex.quote(str(reward_yaml))}\n"
-        "MEDIX_REWARD=$(python3 -c 'import medix_r1.integrations.easyr1 as m; print(m.__file__)')\n"
-        "# then, in the python3 -m verl.trainer.main command of the EasyR1 script:\n"
-        "#     worker.reward.reward_type=batch \\\n"
-        "#     worker.reward.reward_function=${MEDIX_REWARD}:compute_score \\\n",
-        encoding="utf-8",
-    )
+    easyr1.write_text(drop_in_script(config.reward.reward_config(), reward_yaml), encoding="utf-8")
     return VerlRun(
         run_dir, train_parquet, val_parquet, reward_py, reward_yaml, overrides_file, launch, command
     )
