@@ -52,7 +52,7 @@ def tiny_config(tiny_model_dir, sample_files, tmp_path):
     """A 2-step config on the tiny VLM: 2 prompts x 4 responses, 12-token replies, offline reward."""
 
     def make(*overrides: str):
-        from medix_r1.training.config import load_config
+        from medix_r1.training.config_loading import load_config
 
         train, test = sample_files
         base = [

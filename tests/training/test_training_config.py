@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from medix_r1.training.config import ConfigError, TrainConfig, apply_overrides, config_to_yaml, load_config
+from medix_r1.training.config import ConfigError, TrainConfig, apply_overrides, config_to_yaml
+from medix_r1.training.config_loading import load_config
 from medix_r1.training.presets import PRESETS, get_preset
 
 PUBLISHED = (

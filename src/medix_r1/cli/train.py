@@ -60,7 +60,8 @@ def train(
     ),
 ) -> None:
     """Train a policy with the MediX-R1 composite reward (TRL GRPOTrainer, or verl across nodes)."""
-    from medix_r1.training.config import ConfigError, config_reference, config_to_yaml, load_config
+    from medix_r1.training.config import ConfigError, config_reference, config_to_yaml
+    from medix_r1.training.config_loading import load_config
     from medix_r1.training.presets import get_preset, preset_names
 
     out = _console()

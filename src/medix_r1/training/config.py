@@ -53,7 +53,7 @@ __all__ = [
     "WarmStartSection",
     "VerlSection",
     "TrainConfig",
-    "load_config",
+    "parse_config",
     "apply_overrides",
     "config_to_yaml",
     "config_reference",
@@ -527,7 +527,10 @@ def _did_you_mean(key: str) -> str:
     return did_you_mean(key, _all_keys())
 
 
-def _build(data: dict[str, Any], origin: str) -> TrainConfig:
+def parse_config(data: dict[str, Any], origin: str) -> TrainConfig:
+    """A :class:`TrainConfig` from plain data; a :class:`ConfigError` names each bad key (``origin``
+    says where the data came from). Presets and files are read by
+    :func:`medix_r1.training.config_loading.load_config`."""
     try:
         return TrainConfig(**data)
     except ValidationError as err:
@@ -564,46 +567,7 @@ def apply_overrides(config: TrainConfig, overrides: list[str] | tuple[str, ...])
         except yaml.YAMLError as err:
             raise ConfigError(f"override {item!r}: the value is not valid YAML ({err})") from None
         _set_path(data, key.strip(), value)
-    return _build(data, f"after overrides {' '.join(overrides)}")
-
-
-def load_config(source: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
-    """A preset name or a YAML file (``base: <preset>`` starts from a preset), then ``overrides``."""
-    from medix_r1.training.presets import PRESETS, get_preset
-
-    source_str = str(source)
-    path = Path(source_str)
-    if path.suffix in (".yaml", ".yml", ".json") or path.is_file():
-        if not path.is_file():
-            raise ConfigError(f"config file {source_str!r} not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{source_str}: not valid YAML ({err})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"{source_str}: expected a mapping of config sections, got {type(data).__name__}"
-            )
-        base = data.pop("base", None)
-        if base is not None:
-            merged = get_preset(str(base)).model_dump(mode="json")
-            _deep_update(merged, data)
-            data = merged
-        config = _build(data, f"in {source_str}")
-    elif source_str in PRESETS:
-        config = get_preset(source_str)
-    else:
-        get_preset(source_str)  # raises with "did you mean"
-        raise AssertionError("unreachable")  # pragma: no cover
-    return apply_overrides(config, list(overrides)) if overrides else config
-
-
-def _deep_update(target: dict[str, Any], update: dict[str, Any]) -> None:
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict) and key != "weights":
-            _deep_update(target[key], value)
-        else:
-            target[key] = value
+    return parse_config(data, f"after overrides {' '.join(overrides)}")
 
 
 def config_to_yaml(config: TrainConfig) -> str:
