@@ -22,12 +22,12 @@ Importing this package loads nothing: torch and transformers are imported by the
 from medix_r1.models.cache import CACHE_ENV, cache_root, models_cache_dir
 from medix_r1.models.chat import build_messages, generate_reply, load_image
 from medix_r1.models.extras import MissingExtraError
+from medix_r1.models.folders import is_vision_language, save_policy
 from medix_r1.models.generation import generate_batch, generate_one, row_prompt
 from medix_r1.models.graft import build_demo_vlm, demo_vlm_dir, graft_into_qwen2_vl
-from medix_r1.models.loading import is_vision_language, load_policy, save_policy
+from medix_r1.models.loading import load_policy, load_processor
 from medix_r1.models.processor import (
     build_vl_processor,
-    load_processor,
     make_image_processor,
     save_processor,
 )

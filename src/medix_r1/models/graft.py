@@ -173,7 +173,7 @@ def demo_vlm_dir(
     seed: int = 0, *, cache_dir: str | os.PathLike[str] | None = None, rebuild: bool = False
 ) -> Path:
     """The cached folder of the demo VLM (``models/demo-vlm-seed<seed>``), built on first use."""
-    from medix_r1.models.loading import save_policy
+    from medix_r1.models.folders import save_policy
 
     def build(tmp: Path) -> None:
         model, processor = build_demo_vlm(seed, cache_dir=cache_dir)

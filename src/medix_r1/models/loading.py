@@ -1,4 +1,7 @@
-"""Load and save policies: the one entry point training, evaluation, the demo and chat use.
+"""Load policies and processors by any model argument: the one entry point training, evaluation,
+the demo and chat use. A built-in name, a folder or a hub id is resolved through the registry
+(:mod:`medix_r1.models.registry`), then loaded by location (:mod:`medix_r1.models.folders`, which
+also holds :func:`~medix_r1.models.folders.save_policy`).
 
 >>> from medix_r1.models import load_policy, save_policy      # doctest: +SKIP
 >>> model, processor = load_policy("tiny-qwen2-vl")            # doctest: +SKIP
@@ -13,43 +16,16 @@ what ``config._name_or_path`` points to after loading, TRL can rebuild a referen
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medix_r1.models.extras import require_transformers
+from medix_r1.models.folders import load_from_source
+from medix_r1.models.processor import processor_from_source
 from medix_r1.models.registry import ModelSpec, resolve_model_spec
 
 if TYPE_CHECKING:
-    from transformers import PretrainedConfig, PreTrainedModel
+    from transformers import PreTrainedModel
 
-__all__ = ["load_policy", "save_policy", "is_vision_language", "resolve_dtype", "default_device"]
-
-
-def is_vision_language(config: PretrainedConfig) -> bool:
-    """Whether a model config describes an image-text-to-text model (it has a ``vision_config``)."""
-    return getattr(config, "vision_config", None) is not None
-
-
-def default_device() -> str:
-    """``"cuda"`` when a CUDA device is visible, else ``"cpu"``."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_dtype(dtype: Any) -> Any:
-    """``"auto"`` stays ``"auto"`` (the checkpoint's dtype); names such as ``"bfloat16"`` or ``"bf16"``
-    become ``torch`` dtypes; a ``torch.dtype`` passes through."""
-    import torch
-
-    if dtype is None or dtype == "auto" or isinstance(dtype, torch.dtype):
-        return "auto" if dtype is None else dtype
-    names = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "half": "float16", "float": "float32"}
-    name = names.get(str(dtype).lower(), str(dtype).lower())
-    value = getattr(torch, name, None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}; use 'auto', 'float32', 'bfloat16' or 'float16'")
-    return value
+__all__ = ["load_policy", "load_processor"]
 
 
 def load_policy(
@@ -79,46 +55,53 @@ def load_policy(
     Returns:
         ``(model, processor)``: the model (``*ForConditionalGeneration`` for VLMs,
         ``*ForCausalLM`` for text-only models) on ``device`` in eval mode, and the processor from
-        :func:`~medix_r1.models.processor.load_processor` (a tokenizer for text-only models).
+        :func:`load_processor` (a tokenizer for text-only models).
     """
-    require_transformers("loading a policy")
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
-
-    from medix_r1.models.processor import load_processor
-
     spec = resolve_model_spec(path_or_id)
-    source = spec.materialize(cache_dir)
-    try:
-        config = AutoConfig.from_pretrained(source, **hub_kwargs)
-    except OSError as err:
-        where = (
-            "no hub is reachable or the id is wrong"
-            if spec.kind == "hub"
-            else "the folder has no config.json"
-        )
-        raise OSError(f"cannot load model {spec.name!r} from {source!r}: {where} ({err})") from err
-    auto_class = AutoModelForImageTextToText if is_vision_language(config) else AutoModelForCausalLM
-    extra: dict[str, Any] = {}
-    if attn_implementation is not None:
-        extra["attn_implementation"] = attn_implementation
-    model = auto_class.from_pretrained(source, dtype=resolve_dtype(dtype), **extra, **hub_kwargs)
-    model.to(device or default_device())
-    model.eval()
-    processor = load_processor(
-        spec, cache_dir=cache_dir, min_pixels=min_pixels, max_pixels=max_pixels, **hub_kwargs
+    return load_from_source(
+        spec.materialize(cache_dir),
+        name=spec.name,
+        from_hub=spec.kind == "hub",
+        dtype=dtype,
+        device=device,
+        attn_implementation=attn_implementation,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        **hub_kwargs,
     )
-    return model, processor
 
 
-def save_policy(model: PreTrainedModel, processor: Any, path: str | os.PathLike[str]) -> Path:
-    """Save ``model`` and ``processor`` into one folder that :func:`load_policy` (and TRL) reload by path.
+def load_processor(
+    path_or_id: str | os.PathLike[str] | ModelSpec,
+    *,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    image_only: bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    **hub_kwargs: Any,
+) -> Any:
+    """Load the processor of a policy: a model folder, a hub id or a built-in name.
 
-    Returns the folder.
+    Args:
+        path_or_id: anything :func:`~medix_r1.models.registry.resolve_model_spec` accepts
+            (``"tiny-qwen2-vl"``, ``"demo-vlm"``, ``"smollm2-135m"``, a folder, a hub id).
+        min_pixels, max_pixels: override the image processor's pixel range (MediX-R1 trains with
+            512*512 .. 2048*2048, reference section 4).
+        image_only: ``True`` always builds the torchvision-free processor; ``False`` requires
+            ``AutoProcessor``; ``None`` (default) uses ``AutoProcessor`` when torchvision is importable
+            and falls back otherwise.
+        cache_dir: cache root for built-ins (default ``$MEDIX_R1_CACHE`` or ``~/.cache/medix-r1``).
+        hub_kwargs: passed to ``from_pretrained`` (``revision=``, ``token=``, ``trust_remote_code=``).
+
+    Returns:
+        A processor for vision-language models (call it with ``text=`` and ``images=``), or the
+        tokenizer for a text-only model.
     """
-    from medix_r1.models.processor import save_processor
-
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    save_processor(processor, path)
-    return path
+    spec = resolve_model_spec(path_or_id)
+    return processor_from_source(
+        spec.materialize(cache_dir),
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        image_only=image_only,
+        **hub_kwargs,
+    )

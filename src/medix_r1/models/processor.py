@@ -1,7 +1,7 @@
 """Processors for Qwen-VL policies that work without torchvision, and how to save and reload them.
 
 ``AutoProcessor`` fails for Qwen-VL models when torchvision is absent, because it also builds a video
-processor. :func:`load_processor` then builds the same processor from ``AutoImageProcessor`` (the
+processor. :func:`~medix_r1.models.loading.load_processor` then builds the same processor from ``AutoImageProcessor`` (the
 PIL-backed ``Qwen2VLImageProcessorPil``) and the tokenizer, with ``video_processor=None`` (see
 :mod:`medix_r1.models.videoless`). Training, evaluation and the demo load every processor here.
 
@@ -20,15 +20,13 @@ from medix_r1.models.extras import require_transformers
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, ProcessorMixin
 
-    from medix_r1.models.registry import ModelSpec
-
 __all__ = [
     "TINY_MIN_PIXELS",
     "TINY_MAX_PIXELS",
     "make_image_processor",
     "build_vl_processor",
     "save_processor",
-    "load_processor",
+    "processor_from_source",
     "torchvision_usable",
 ]
 
@@ -93,7 +91,7 @@ def build_vl_processor(
 
 
 def save_processor(processor: Any, path: str | os.PathLike[str]) -> Path:
-    """Save a processor (or a bare tokenizer) so that :func:`load_processor` can read it back.
+    """Save a processor (or a bare tokenizer) so that :func:`~medix_r1.models.loading.load_processor` can read it back.
 
     An image-only processor cannot go through ``ProcessorMixin.save_pretrained`` (it expects every
     part to be present), so its tokenizer and image processor are saved side by side.
@@ -162,36 +160,17 @@ def _with_pixel_range(image_processor: Any, min_pixels: int | None, max_pixels: 
     return type(image_processor).from_dict(config)
 
 
-def load_processor(
-    path_or_id: str | os.PathLike[str] | ModelSpec,
+def processor_from_source(
+    source: str,
     *,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
     image_only: bool | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
     **hub_kwargs: Any,
 ) -> Any:
-    """Load the processor of a policy: a model folder, a hub id or a built-in name.
-
-    Args:
-        path_or_id: anything :func:`~medix_r1.models.registry.resolve_model_spec` accepts
-            (``"tiny-qwen2-vl"``, ``"demo-vlm"``, ``"smollm2-135m"``, a folder, a hub id).
-        min_pixels, max_pixels: override the image processor's pixel range (MediX-R1 trains with
-            512*512 .. 2048*2048, reference section 4).
-        image_only: ``True`` always builds the torchvision-free processor; ``False`` requires
-            ``AutoProcessor``; ``None`` (default) uses ``AutoProcessor`` when torchvision is importable
-            and falls back otherwise.
-        cache_dir: cache root for built-ins (default ``$MEDIX_R1_CACHE`` or ``~/.cache/medix-r1``).
-        hub_kwargs: passed to ``from_pretrained`` (``revision=``, ``token=``, ``trust_remote_code=``).
-
-    Returns:
-        A processor for vision-language models (call it with ``text=`` and ``images=``), or the
-        tokenizer for a text-only model.
-    """
+    """The processor that :func:`~medix_r1.models.loading.load_processor` returns, from what
+    ``from_pretrained`` reads (a folder or a hub id; no model names here)."""
     require_transformers("loading a processor")
-    from medix_r1.models.registry import resolve_model_spec
-
-    source = resolve_model_spec(path_or_id).materialize(cache_dir)
     model_type = _model_type(source, **hub_kwargs)
     from medix_r1.models.videoless import IMAGE_ONLY_PROCESSORS
 

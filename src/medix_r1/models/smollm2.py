@@ -87,7 +87,7 @@ def load_smollm2(
 
     Shorthand for ``load_policy("smollm2-135m")``; the first call materialises the cache.
     """
-    from medix_r1.models.loading import load_policy
+    from medix_r1.models.folders import load_from_source
 
-    model, tokenizer = load_policy(smollm2_dir(cache_dir), dtype=dtype, device=device)
+    model, tokenizer = load_from_source(str(smollm2_dir(cache_dir)), dtype=dtype, device=device)
     return model, tokenizer

@@ -144,7 +144,7 @@ def build_tiny_vlm(
     Returns:
         ``(model, processor)``: a ``*ForConditionalGeneration`` in eval mode, float32 on CPU, and an
         image-only processor (images of 224 px become 36 visual tokens). Save both with
-        :func:`medix_r1.models.loading.save_policy`.
+        :func:`medix_r1.models.folders.save_policy`.
     """
     require_transformers("building a tiny VLM")
     import torch
@@ -174,7 +174,7 @@ def tiny_vlm_dir(
     rebuild: bool = False,
 ) -> Path:
     """The cached folder of a tiny model (``models/tiny-<arch>-seed<seed>``), built on first use."""
-    from medix_r1.models.loading import save_policy
+    from medix_r1.models.folders import save_policy
 
     arch = normalize_arch(arch)
 
