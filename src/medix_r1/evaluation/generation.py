@@ -182,13 +182,7 @@ class TransformersGenerator:
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            try:
-                from medix_r1.models import load_policy
-            except ImportError as exc:
-                raise ImportError(
-                    "--backend transformers needs medix_r1.models and the train extra: "
-                    "pip install 'medix-r1[train]'"
-                ) from exc
+            from medix_r1.models import load_policy
             from medix_r1.models.runs import run_checkpoint
 
             self._loaded = load_policy(run_checkpoint(self.model_path))  # a run folder: its final model

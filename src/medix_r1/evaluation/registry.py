@@ -395,11 +395,7 @@ def resolve_tasks(spec: str | list[str], *, limit_to: list[str] | None = None) -
 def _ensure_default_samples() -> Path:
     directory = default_samples_dir()
     if not (directory / "test.jsonl").exists():
-        try:
-            from medix_r1.data import ensure_samples
-        except ImportError as exc:
-            raise TaskConfigError(
-                f"no samples at {directory}: run `medix-r1 data build-samples {directory}` or pass mini:DIR"
-            ) from exc
+        from medix_r1.data import ensure_samples
+
         ensure_samples(directory)
     return directory
