@@ -82,21 +82,23 @@ def train(
         typer.echo(config_to_yaml(cfg))
         return
     if backend == "verl":
-        from medix_r1.models.extras import MissingExtraError
-        from medix_r1.training.verl_backend import launch_verl, prepare_verl_run
+        from medix_r1.training.verl_backend import VerlPreflightError, launch_verl, prepare_verl_run
 
         run = prepare_verl_run(cfg)
         out.print(
-            f"verl run prepared in [bold]{run.run_dir}[/]: data/, {run.reward_file.name}, "
-            f"{run.reward_config.name}, {run.overrides_file.name}, {run.launch_script.name}"
+            f"verl run prepared in [bold]{run.run_dir}[/]: data/, {run.reward_config.name}, "
+            f"{run.overrides_file.name}, {run.launch_script.name}; model {run.model_path}",
+            highlight=False,
         )
         if not launch:
             typer.echo(run.command_line)
             return
         try:
             raise typer.Exit(launch_verl(run))
-        except MissingExtraError as err:
-            _fail(str(err))
+        except VerlPreflightError as err:
+            from rich.markup import escape
+
+            _fail(escape(str(err)))
     if backend != "trl":
         _fail(f"unknown backend {backend!r}; use trl or verl")
     from medix_r1.judges.errors import JudgeError
