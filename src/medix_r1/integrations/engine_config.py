@@ -1,7 +1,7 @@
 """How the engine adapters (verl, EasyR1) find their reward configuration.
 
 Those engines import a reward *file* in each worker, so the configuration travels as keyword
-arguments (verl's ``custom_reward_function.reward_kwargs``) or as a YAML/JSON file named by the
+arguments (verl 0.9: ``reward.custom_reward_function.reward_kwargs``) or as a YAML/JSON file named by the
 ``MEDIX_R1_REWARD_CONFIG`` environment variable, read on the first call (never at import).
 """
 
