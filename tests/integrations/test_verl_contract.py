@@ -325,3 +325,20 @@ def test_rlhf_dataset_loads_the_exported_parquet(samples, workdir, monkeypatch):
     inputs = processor(text=[text], images=images, return_tensors="pt")
     image_token = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
     assert int((inputs["input_ids"][0] == image_token).sum()) > 0
+
+
+# ---------------------------------------------------------------- --launch preflight
+
+
+def test_preflight_against_the_installed_verl(samples, workdir):
+    from medix_r1.training.verl_backend import VerlPreflightError, launch_verl
+
+    run = prepare(samples, workdir, "quickstart", records=2)
+    with pytest.raises(VerlPreflightError, match="nothing was started") as info:
+        launch_verl(run)
+    text = "\n".join(info.value.problems)
+    # verl 0.9.1, its entry point and the trainer's imports (main_ppo, transfer_queue, the V1
+    # trainer, imported in a fresh interpreter) are all there in this venv ...
+    assert "entry point" not in text and "transfer_queue" not in text and "does not import" not in text
+    # ... what a CPU machine lacks is named, with what to install
+    assert "rollout engine 'vllm'" in text and "pip install 'medix-r1[verl-vllm]'" in text
