@@ -79,10 +79,9 @@ def prepare(workdir: Path, url: str, embedding: str, concurrency: int):
 
 
 def compose(overrides):
+    import verl
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-
-    import verl
 
     config_dir = Path(verl.__file__).parent / "trainer" / "config"
     with initialize_config_dir(config_dir=str(config_dir), version_base=None):
@@ -145,10 +144,11 @@ def main() -> None:
     parser.add_argument("--skip-sync", action="store_true", help="skip the slow per-sample sync row")
     args = parser.parse_args()
 
+    from verl.utils import hf_tokenizer
+
     from medix_r1.rewards.config import RewardConfig, build_reward_from_config
     from medix_r1.rewards.scoring import score_file
     from medix_r1.testing.loopback import LoopbackChatServer
-    from verl.utils import hf_tokenizer
 
     rows = workload(args.responses)
     warm_rows = workload(args.responses, seed=1)
@@ -189,11 +189,15 @@ def main() -> None:
         ]
 
         results = [("reward score", cli_seconds, cli_in_flight)]
-        async_seconds, async_in_flight, async_scores = run_verl(run, "acompute_score", data, warm_data, server)
+        async_seconds, async_in_flight, async_scores = run_verl(
+            run, "acompute_score", data, warm_data, server
+        )
         results.append(("verl async (acompute_score)", async_seconds, async_in_flight))
         assert all(abs(a - b) < 1e-9 for a, b in zip(async_scores, cli_scores, strict=True)), "scores differ"
         if not args.skip_sync:
-            sync_seconds, sync_in_flight, sync_scores = run_verl(run, "compute_score", data, warm_data, server)
+            sync_seconds, sync_in_flight, sync_scores = run_verl(
+                run, "compute_score", data, warm_data, server
+            )
             results.append(("verl sync (compute_score)", sync_seconds, sync_in_flight))
             assert all(abs(a - b) < 1e-9 for a, b in zip(sync_scores, cli_scores, strict=True))
 
