@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -177,7 +178,10 @@ class _Batcher:
                 future.set_result(result)
 
 
-_batchers: dict[tuple[int, str], _Batcher] = {}
+# One batcher per (event loop, settings); a loop that ends takes its batchers with it.
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Batcher]] = (
+    weakref.WeakKeyDictionary()
+)
 _batchers_lock = threading.Lock()
 
 
@@ -187,9 +191,10 @@ async def acompute_score(
     """Async per-sample form for verl 0.9's reward loop: concurrent calls share one batch."""
     options = _options(kwargs)
     reward_for(options)  # a bad option fails here, in the caller, naming the field
-    key = (id(asyncio.get_running_loop()), json.dumps(options, sort_keys=True, default=str))
+    key = json.dumps(options, sort_keys=True, default=str)
+    loop = asyncio.get_running_loop()
     with _batchers_lock:
-        batcher = _batchers.get(key)
+        batcher = _batchers.setdefault(loop, {}).get(key)
         if batcher is None:
-            batcher = _batchers[key] = _Batcher(options)
+            batcher = _batchers[loop][key] = _Batcher(options)
     return await batcher.score(str(solution_str), str(ground_truth), _modality(extra_info))
