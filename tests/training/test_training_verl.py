@@ -262,7 +262,7 @@ def test_reward_entries_take_what_verl_passes():
     infos = np.array([{"modality": "<X_RAY>"}, {"modality": "X_RAY"}], dtype=object)
     rows = verl.compute_score_batch(["a", "b"], [good, good], ["<X_RAY> Left lung"] * 2, infos, **opts)
     assert [r["score"] for r in rows] == [1.0, 1.0]
-    columns = {"modality": ["<X_RAY>", "<X_RAY>"], "index": [0, 1]}
+    columns = {"modality": np.array(["<X_RAY>", "<X_RAY>"], dtype=object), "index": [0, 1]}
     assert (
         len(verl.compute_score_batch(["a"] * 2, [good] * 2, ["<X_RAY> Left lung"] * 2, columns, **opts)) == 2
     )

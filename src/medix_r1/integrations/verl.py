@@ -88,7 +88,11 @@ def _infos(extra_infos: Any, n: int) -> list[Any]:
     if extra_infos is None:
         return [None] * n
     if isinstance(extra_infos, Mapping):
-        columns = {k: v for k, v in extra_infos.items() if isinstance(v, Sequence) and not isinstance(v, str)}
+        columns = {
+            k: v
+            for k, v in extra_infos.items()
+            if (isinstance(v, Sequence) and not isinstance(v, str)) or type(v).__name__ == "ndarray"
+        }
         if columns and all(len(v) == n for v in columns.values()):
             return [{k: extra_infos[k][i] for k in columns} for i in range(n)]
         return [extra_infos] * n
