@@ -54,10 +54,11 @@ VERL_CALL_KWARGS = frozenset(
 )
 
 #: How long the first of a group of concurrent per-sample calls waits for the others (seconds),
-#: and the largest batch formed. verl decodes responses in a thread pool just before calling, so
-#: the calls of one step arrive within a few milliseconds of each other.
+#: and the largest batch formed (a reward worker gets about batch x group / reward.num_workers
+#: samples per step). verl decodes responses in a thread pool just before calling, so the calls of
+#: one step arrive within a few milliseconds of each other.
 BATCH_WINDOW_S = 0.005
-MAX_BATCH = 256
+MAX_BATCH = 1024
 
 
 def _plain(value: Any) -> Any:
