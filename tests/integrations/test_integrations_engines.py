@@ -77,7 +77,8 @@ def test_easyr1_drop_in(tmp_path, monkeypatch) -> None:
 
 
 def test_engines_never_get_zero_for_an_outage() -> None:
-    # Judge down, skip policy: the judge part is NaN and flagged; overall is re-weighted, not zeroed.
+    # Judge down, skip policy: the judge part is NaN and flagged; overall is the sum of the scored
+    # parts (no re-weighting), so a wrong answer scores what it scores with the judge up.
     options = {
         "judge": "openai",
         "judge_url": "http://127.0.0.1:9/v1",
@@ -89,9 +90,9 @@ def test_engines_never_get_zero_for_an_outage() -> None:
         [{"response": GOOD.replace("left lung", "the left lung"), "ground_truth": SOL}], **options
     )
     assert math.isnan(row["accuracy_llm"]) and row["unscored"] == 1.0
-    # Re-weighted over the three scored components (the hashing embedder finds no match here).
+    # The three scored components, not re-weighted (the hashing embedder finds no match here).
     assert row["accuracy_embed"] == 0.0
-    assert row["overall"] == pytest.approx((0.045 + 0.1) / (1 - 0.5175))
+    assert row["overall"] == pytest.approx(0.045 + 0.1)
     from medix_r1.judges import JudgeUnavailableError
 
     with pytest.raises(JudgeUnavailableError, match="127.0.0.1:9"):

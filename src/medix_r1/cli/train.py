@@ -90,21 +90,21 @@ def train(
         typer.echo(config_to_yaml(cfg))
         return
     if backend == "verl":
-        from medix_r1.models.extras import MissingExtraError
-        from medix_r1.training.verl_backend import launch_verl, prepare_verl_run
+        from medix_r1.training.verl_backend import VerlPreflightError, launch_verl, prepare_verl_run
 
         run = prepare_verl_run(cfg)
         out.print(
-            f"verl run prepared in [bold]{escape(str(run.run_dir))}[/]: data/, {escape(run.reward_file.name)}, "
-            f"{escape(run.reward_config.name)}, {escape(run.overrides_file.name)}, {escape(run.launch_script.name)}"
+            f"verl run prepared in [bold]{escape(str(run.run_dir))}[/]: data/, {escape(run.reward_config.name)}, "
+            f"{escape(run.overrides_file.name)}, {escape(run.launch_script.name)}; model {escape(str(run.model_path))}",
+            highlight=False,
         )
         if not launch:
             typer.echo(run.command_line)
             return
         try:
             raise typer.Exit(launch_verl(run))
-        except MissingExtraError as err:
-            _fail(str(err))
+        except VerlPreflightError as err:
+            _fail(str(err))  # _fail escapes markup itself
     if backend != "trl":
         _fail(f"unknown backend {backend!r}; use trl or verl")
     from medix_r1.judges.errors import JudgeError
