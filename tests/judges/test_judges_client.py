@@ -198,7 +198,7 @@ def test_template_is_ours_and_delimits_both_answers() -> None:
 
 def test_backend_registry() -> None:
     assert make_chat_backend("fake").backend_name == "fake"
-    with pytest.raises(ValueError, match="Did you mean 'openai'"):
+    with pytest.raises(ValueError, match="did you mean 'openai'"):
         make_chat_backend("opena")
     with pytest.raises(ValueError, match="must start with http"):
         OpenAIChatClient("localhost:8000", "m")

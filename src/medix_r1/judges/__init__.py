@@ -3,9 +3,9 @@ answer-match judge the reward uses. Build one by name with :func:`make_chat_back
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
+from medix_r1.errors import did_you_mean
 from medix_r1.judges.answer_match import AnswerMatchJudge, ChatBackend, MatchVerdict
 from medix_r1.judges.cache import VerdictCache
 from medix_r1.judges.deadline import DEFAULT_JUDGE_DEADLINE_S, Deadline
@@ -56,9 +56,6 @@ def make_chat_backend(name: str, **options: Any) -> ChatBackend:
     try:
         cls = JUDGE_BACKENDS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(JUDGE_BACKENDS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"unknown judge backend {name!r}.{hint} Valid: {', '.join(JUDGE_BACKENDS)}"
-        ) from None
+        hint = did_you_mean(name, JUDGE_BACKENDS) or "."
+        raise ValueError(f"unknown judge backend {name!r}{hint} Valid: {', '.join(JUDGE_BACKENDS)}") from None
     return cls(**options)
