@@ -79,7 +79,9 @@ class PhaseTimer:
         setattr(obj, attr, timed)
 
 
-def run_variant(name: str, overrides: list[str], *, steps: int, warmstart_steps: int) -> dict[str, Any]:
+def run_variant(
+    name: str, overrides: list[str], *, steps: int, warmstart_steps: int, profile: bool = False
+) -> dict[str, Any]:
     import torch
     from transformers import TrainerCallback
 
@@ -136,13 +138,23 @@ def run_variant(name: str, overrides: list[str], *, steps: int, warmstart_steps:
     lengths: list[float] = []
 
     class StepClock(TrainerCallback):
+        profiler: Any = None
+
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if profile and state.global_step == 1:  # the second step: after the warm-up
+                self.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                self.profiler.__enter__()
             self.started = time.perf_counter()
             timer.totals.clear()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             step_times.append(time.perf_counter() - self.started)
             phase_rows.append(dict(timer.totals))
+            if self.profiler is not None:
+                self.profiler.__exit__(None, None, None)
+                print(f"torch profile of one step ({name}):")
+                print(self.profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+                self.profiler = None
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
             if logs and "completions/mean_length" in logs:
@@ -195,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=4, help="RL steps per variant (the first is a warm-up)")
     parser.add_argument("--warmstart-steps", type=int, default=60)
+    parser.add_argument("--profile", action="store_true", help="also print torch's op profile of one step")
     parser.add_argument(
         "--variants", default="before,after", help=f"comma-separated, from {', '.join(VARIANTS)}"
     )
@@ -208,7 +221,9 @@ def main() -> None:
     _FAST_SAMPLING = trl_backend.cpu_categorical_sampling
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     results = [
-        run_variant(v, VARIANTS[v], steps=args.steps, warmstart_steps=args.warmstart_steps)
+        run_variant(
+            v, VARIANTS[v], steps=args.steps, warmstart_steps=args.warmstart_steps, profile=args.profile
+        )
         for v in args.variants.split(",")
         if v.strip()
     ]
