@@ -563,10 +563,14 @@ def set_reference(trainer: Any, source: Any) -> bool:
 
     ref = trainer.accelerator.unwrap_model(ref)
     if isinstance(source, (str, os.PathLike)):
-        loaded = type(ref).from_pretrained(str(source), dtype=next(ref.parameters()).dtype)
-        state = loaded.state_dict()
+        model = type(ref).from_pretrained(str(source), dtype=next(ref.parameters()).dtype)
     else:
-        state = trainer.accelerator.unwrap_model(source).state_dict()
+        model = trainer.accelerator.unwrap_model(source)
+    state = model.state_dict()
+    rows = model.get_input_embeddings().weight.shape[0]
+    if ref.get_input_embeddings().weight.shape[0] != rows:
+        # The policy's vocabulary grew after TRL built the reference (model.single_token_tags).
+        ref.resize_token_embeddings(rows, mean_resizing=False)
     with torch.no_grad():
         ref.load_state_dict(state)
     ref.eval()
