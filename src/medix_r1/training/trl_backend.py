@@ -546,6 +546,10 @@ def make_trainer(
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    if config.model.single_token_tags:
+        # TRL built the KL reference from the model's path, without the added tag rows: start it
+        # from the policy as it is now (the same weights plus those rows).
+        set_reference(trainer, model)
     return trainer, metrics_cb
 
 
