@@ -93,11 +93,14 @@ def test_reward_file_applies_weight_overrides(verl_config):
 
     run = prepare_verl_run(verl_config("quickstart"), max_records=1)
     module = load_module(run.reward_file)
-    # right format and modality, wrong answer: 0.1 + 0.4 with the quickstart weights
+    from medix_r1.training.presets import QUICKSTART_WEIGHTS
+
+    # right format and modality, wrong answer: format + modality with the quickstart weights
     row = module.compute_score(
         "s", "<X_RAY><thinking>x</thinking><answer>Spleen</answer>", "<X_RAY> Left lung"
     )
-    assert row["score"] == pytest.approx(0.5)
+    assert row["score"] == pytest.approx(QUICKSTART_WEIGHTS["format"] + QUICKSTART_WEIGHTS["modality"])
+    assert row["score"] == pytest.approx(0.7)
 
 
 @pytest.mark.parametrize(
