@@ -29,6 +29,7 @@ import typer
 
 __all__ = ["guard", "fail", "message_for", "exit_code_for", "handled_errors", "print_error"]
 
+
 def handled_errors() -> dict[type[BaseException], int]:
     """Error class -> default exit code for the errors the handler turns into a message.
 
