@@ -383,6 +383,11 @@ def run(
             f"(had {s.already_judged}), judge_failed {s.judge_failed}"
             + (f", {s.missing_generation} without a reply" if s.missing_generation else "")
             + (f", repaired {s.torn_lines_repaired} torn line(s)" if s.torn_lines_repaired else "")
+            + (
+                f", removed {s.duplicate_rows} duplicate row(s) (first of each id kept)"
+                if s.duplicate_rows
+                else ""
+            )
             + (f"; {s.cpu_ms_per_call:.2f} ms client CPU per call" if s.cpu_ms_per_call else "")
         )
     if result.scores is not None and result.paths is not None:

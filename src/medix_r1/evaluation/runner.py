@@ -25,8 +25,10 @@ from typing import Any
 from medix_r1.errors import MedixError
 from medix_r1.evaluation.files import (
     JsonlAppender,
+    RunLock,
     RunPaths,
     StaleResultsError,
+    check_folder_owner,
     content_hash,
     read_rows,
     rewrite_rows,
@@ -341,13 +343,17 @@ def _run(coro: Any) -> Any:
 
 
 def generate(samples: list[EvalSample], paths: RunPaths, generator: Any, **kwargs: Any) -> RunSummary:
-    """Phase 1: write a reply for every sample not yet in ``<model>.jsonl``."""
-    return _run(process_samples(samples, paths, generator=generator, **kwargs))
+    """Phase 1: write a reply for every sample not yet in ``<model>.jsonl`` (holding the folder's lock)."""
+    with RunLock(paths.dir):
+        check_folder_owner(paths)
+        return _run(process_samples(samples, paths, generator=generator, **kwargs))
 
 
 def judge(samples: list[EvalSample], paths: RunPaths, judge: JudgeProtocol, **kwargs: Any) -> RunSummary:
-    """Phase 2: judge every reply not yet in ``<model>_eval.jsonl``."""
-    return _run(process_samples(samples, paths, judge=judge, **kwargs))
+    """Phase 2: judge every reply not yet in ``<model>_eval.jsonl`` (holding the folder's lock)."""
+    with RunLock(paths.dir):
+        check_folder_owner(paths)
+        return _run(process_samples(samples, paths, judge=judge, **kwargs))
 
 
 def score(
@@ -421,8 +427,58 @@ def run_eval(
         raise ValueError("the judge phase needs a judge (--judge-url and --judge-model)")
     paths = RunPaths(Path(out), model)
     result = RunResult(paths=paths)
+    # Tasks are read and checked before the folder is touched or any request is sent.
+    samples = load_samples(tasks, limit, yes_no_choices=yes_no_choices) if set(phases) - {"score"} else []
+    with RunLock(paths.dir):
+        check_folder_owner(paths)
+        _run_phases(
+            result,
+            model,
+            tasks,
+            samples,
+            phases=phases,
+            generator=generator,
+            judge=judge,
+            concurrency=concurrency,
+            limit=limit,
+            redo_changed=redo_changed,
+            retry_failed=retry_failed,
+            reports=reports,
+            progress=progress,
+            run_info=run_info,
+            yes_no_choices=yes_no_choices,
+        )
+    return result
+
+
+def _run_phases(
+    result: RunResult,
+    model: str,
+    tasks: list[TaskSpec],
+    samples: list[EvalSample],
+    *,
+    phases: tuple[str, ...] | list[str],
+    generator: Any | None,
+    judge: JudgeProtocol | None,
+    concurrency: int,
+    limit: int | None,
+    redo_changed: bool,
+    retry_failed: bool,
+    reports: bool,
+    progress: Callable[[str], None] | None,
+    run_info: dict[str, Any] | None,
+    yes_no_choices: bool,
+) -> None:
+    """The phases of :func:`run_eval`, with the folder's lock held and its owner checked."""
+    paths = result.paths
+    assert paths is not None
     if "generate" in phases or "judge" in phases:
-        samples = load_samples(tasks, limit, yes_no_choices=yes_no_choices)
+        info = {"model": model, "tasks": [t.name for t in tasks], "phases": list(phases), "limit": limit}
+        if yes_no_choices:
+            info["yes_no_choices"] = True
+        info.update(run_info or {})
+        # Claim the folder for this model (full name and settings) before the first request.
+        write_text_atomic(paths.run_json, json.dumps({**info, "summary": None}, indent=2, default=str) + "\n")
 
         async def both() -> RunSummary:
             try:
@@ -441,10 +497,6 @@ def run_eval(
                     await client.aclose()
 
         result.summary = _run(both())
-        info = {"model": model, "tasks": [t.name for t in tasks], "phases": list(phases), "limit": limit}
-        if yes_no_choices:
-            info["yes_no_choices"] = True
-        info.update(run_info or {})
         info["summary"] = result.summary.as_dict()
         write_text_atomic(paths.run_json, json.dumps(info, indent=2, default=str) + "\n")
     if "score" in phases:
@@ -452,7 +504,6 @@ def run_eval(
         if paths.run_json.exists():
             extra["run"] = {k: v for k, v in json.loads(paths.run_json.read_text()).items() if k != "summary"}
         result.scores = score(paths, tasks, reports=reports, extra=extra)
-    return result
 
 
 def _model_of(generator: Any) -> str:
