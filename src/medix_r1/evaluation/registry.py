@@ -283,6 +283,13 @@ YAML_GROUPS: dict[str, str] = {
 }
 
 
+def _closest_group(group: str) -> str:
+    """``did you mean`` for a group name; a tie (``lml`` is as close to ``llm`` as to ``vlm``) goes to
+    the group with the same first letter."""
+    same_start = [g for g in YAML_GROUPS if g[:1] == group[:1].lower()]
+    return did_you_mean(group, same_start) or did_you_mean(group, list(YAML_GROUPS))
+
+
 def load_task_file(path: str | Path) -> list[TaskSpec]:
     """Tasks of a YAML file in the published layout: top-level groups (:data:`YAML_GROUPS`: ``llm``,
     ``vlm``, ``extra``) mapping task names to fields. A published task name keeps its quirk and
@@ -298,7 +305,7 @@ def load_task_file(path: str | Path) -> list[TaskSpec]:
     for group, entries in data.items():
         if group not in YAML_GROUPS:
             raise TaskConfigError(
-                f"{path}: unknown group {group!r}{did_you_mean(str(group), list(YAML_GROUPS))}; "
+                f"{path}: unknown group {group!r}{_closest_group(str(group))}; "
                 + "groups: "
                 + ", ".join(f"{k} ({v})" for k, v in YAML_GROUPS.items())
             )
