@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.errors import MedixError
+from medix_r1.evaluation.config import PHASES, EvalConfig
 from medix_r1.evaluation.files import (
     JsonlAppender,
     RunLock,
@@ -51,9 +52,8 @@ __all__ = [
     "judge",
     "score",
     "run_eval",
+    "run_configured",
 ]
-
-PHASES: tuple[str, ...] = ("generate", "judge", "score")
 
 
 class EvalRunError(MedixError, RuntimeError):
@@ -416,8 +416,11 @@ def run_eval(
     progress: Callable[[str], None] | None = None,
     run_info: dict[str, Any] | None = None,
     yes_no_choices: bool = False,
+    samples: list[EvalSample] | None = None,
 ) -> RunResult:
-    """Run the chosen phases for one model (the library form of ``medix-r1 eval run``)."""
+    """Run the chosen phases for one model with a candidate and a judge already built (see
+    :func:`run_configured` for the form that takes an :class:`~medix_r1.evaluation.config.EvalConfig`).
+    ``samples``: the tasks' samples when the caller has loaded them already."""
     unknown = [p for p in phases if p not in PHASES]
     if unknown:
         raise ValueError(f"unknown phase(s) {unknown}; choose from {', '.join(PHASES)}")
@@ -428,7 +431,8 @@ def run_eval(
     paths = RunPaths(Path(out), model)
     result = RunResult(paths=paths)
     # Tasks are read and checked before the folder is touched or any request is sent.
-    samples = load_samples(tasks, limit, yes_no_choices=yes_no_choices) if set(phases) - {"score"} else []
+    if samples is None:
+        samples = load_samples(tasks, limit, yes_no_choices=yes_no_choices) if set(phases) - {"score"} else []
     with RunLock(paths.dir):
         check_folder_owner(paths)
         _run_phases(
@@ -504,6 +508,49 @@ def _run_phases(
         if paths.run_json.exists():
             extra["run"] = {k: v for k, v in json.loads(paths.run_json.read_text()).items() if k != "summary"}
         result.scores = score(paths, tasks, reports=reports, extra=extra)
+
+
+def run_configured(config: EvalConfig, *, progress: Callable[[str], None] | None = None) -> RunResult:
+    """``medix-r1 eval run`` as a library call: the tasks are resolved and every sample checked, then
+    (``serve``) the candidate's vLLM server started, the candidate and judge built, and the phases run.
+
+    Raises :class:`~medix_r1.evaluation.config.EvalConfigError` for a setting that cannot be used,
+    before any request; the errors of :func:`run_eval` otherwise.
+    """
+    from medix_r1.evaluation.launch import (
+        Clients,
+        build_generator,
+        build_judge,
+        build_tasks,
+        candidate_server,
+    )
+    from medix_r1.evaluation.launch import run_info as backend_info
+
+    tasks = build_tasks(config)
+    config.check_backends()
+    needs_samples = config.generates or config.judges
+    samples = load_samples(tasks, config.limit, yes_no_choices=config.yes_no_choices) if needs_samples else []
+    clients = Clients(config)
+    with candidate_server(config) as base_url:
+        generator = build_generator(config, clients, base_url)
+        judge = build_judge(config, clients)
+        return run_eval(
+            config.model,
+            tasks,
+            config.out,
+            phases=config.phases,
+            generator=generator,
+            judge=judge,
+            concurrency=config.concurrency,
+            limit=config.limit,
+            redo_changed=config.redo_changed,
+            retry_failed=config.retry_failed,
+            reports=config.reports,
+            progress=progress,
+            run_info=backend_info(config, base_url, generator, judge),
+            yes_no_choices=config.yes_no_choices,
+            samples=samples,
+        )
 
 
 def _model_of(generator: Any) -> str:
