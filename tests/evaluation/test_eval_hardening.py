@@ -313,3 +313,37 @@ def test_write_records_replaces_a_dataset_folder_whole(tmp_path):
     assert [r.id for r in load_records(target)] == ["0"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
     assert os.listdir(target)
+
+
+def test_a_second_training_run_on_one_folder_is_refused(tmp_path, monkeypatch):
+    import medix_r1.models
+
+    def no_model(*a, **k):
+        raise AssertionError("the model loaded although the run folder is taken")
+
+    monkeypatch.setattr(medix_r1.models, "load_policy", no_model)
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from medix_r1.evaluation.files import RunLock; "
+            f"lock = RunLock({str(run_dir)!r}).acquire(); print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        data = Path(__file__).parents[2] / "examples" / "train.jsonl"
+        r = runner.invoke(
+            app, ["train", "quickstart", f"data.train={data}", f"checkpoint.output_dir={run_dir}"]
+        )
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith(
+            f"error: {run_dir} is being written by another run (pid {holder.pid}, since "
+        )
+        assert "give this run another checkpoint.output_dir=FOLDER" in r.output
+    finally:
+        holder.kill()
+        holder.wait()

@@ -226,12 +226,11 @@ def rewrite_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 class RunFolderBusyError(MedixError, RuntimeError):
     """Another process is writing the same run folder."""
 
-    def __init__(self, folder: Path, holder: str) -> None:
+    def __init__(self, folder: Path, holder: str, hint: str = "another --out folder") -> None:
         self.folder, self.holder = folder, holder
         super().__init__(
             f"{folder} is being written by another run ({holder}); wait for it to finish, or give "
-            "this run another --out folder. Two runs on one folder would send every request twice "
-            "and write each sample twice"
+            f"this run {hint}. Two runs on one folder would do the work twice and mix their files"
         )
 
 
@@ -260,9 +259,10 @@ class RunLock:
     busy True
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, hint: str = "another --out folder") -> None:
         self.folder = Path(folder)
         self.path = self.folder / ".lock"
+        self.hint = hint  # what the message tells the second run to do instead
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
@@ -276,7 +276,7 @@ class RunLock:
         except OSError:
             holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "pid unknown"
             os.close(fd)
-            raise RunFolderBusyError(self.folder, holder) from None
+            raise RunFolderBusyError(self.folder, holder, self.hint) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         self._fd = fd
