@@ -347,3 +347,14 @@ def test_a_second_training_run_on_one_folder_is_refused(tmp_path, monkeypatch):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_score_phase_alone_also_repairs_duplicated_ids(tmp_path):
+    tasks, out = _yaml(tmp_path, PLAIN), tmp_path / "results"
+    assert _fake_run(tasks, out, "m").exit_code == 0
+    ev = out / "m" / "m_eval.jsonl"
+    whole = ev.read_text()
+    ev.write_text(whole + whole)
+    r = _fake_run(tasks, out, "m", "--phases", "score")
+    assert r.exit_code == 0, r.output
+    assert ev.read_text() == whole and len(_ids(ev)) == 3

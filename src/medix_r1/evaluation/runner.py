@@ -32,6 +32,7 @@ from medix_r1.evaluation.files import (
     check_folder_owner,
     content_hash,
     read_rows,
+    repair_rows,
     rewrite_rows,
     write_text_atomic,
 )
@@ -503,6 +504,9 @@ def _run_phases(
         result.summary = _run(both())
         info["summary"] = result.summary.as_dict()
         write_text_atomic(paths.run_json, json.dumps(info, indent=2, default=str) + "\n")
+    else:  # score only: the files are still made whole first (torn tail, repeated ids), under the lock
+        for path in (paths.generations, paths.judgements):
+            repair_rows(path)
     if "score" in phases:
         extra = {}
         if paths.run_json.exists():
