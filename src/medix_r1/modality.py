@@ -18,6 +18,8 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from medix_r1.errors import MedixError
+
 __all__ = [
     "MODALITIES",
     "MODALITY_NAMES",
@@ -146,7 +148,7 @@ for _code, _m in DICOM_MODALITY_CODES.items():
     _LOOKUP.setdefault(_key(_code), _m)
 
 
-class UnknownModalityError(ValueError):
+class UnknownModalityError(MedixError, ValueError):
     """A modality name that is neither a tag, an alias nor a DICOM code of the taxonomy."""
 
 

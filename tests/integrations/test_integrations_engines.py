@@ -70,14 +70,15 @@ def test_easyr1_drop_in(tmp_path, monkeypatch) -> None:
     # A different format weight splits the rest 0.575 / 0.375 / 0.05 as the published file does.
     out = easyr1.compute_score(inputs[:1], format_weight=0.2)
     assert out[0]["overall"] == pytest.approx(0.8 * 0.575 + 0.8 * 0.375 + 0.8 * 0.05 + 0.2)
-    with pytest.raises(ValueError, match="reward_type=batch"):
+    with pytest.raises(ValueError, match="REWARD_TYPE = .batch."):
         easyr1.compute_score(inputs[0])
     with pytest.raises(ValueError, match="no 'ground_truth'"):
         easyr1.compute_score([{"response": GOOD}])
 
 
 def test_engines_never_get_zero_for_an_outage() -> None:
-    # Judge down, skip policy: the judge part is NaN and flagged; overall is re-weighted, not zeroed.
+    # Judge down, skip policy: the judge part is NaN and flagged; overall is the sum of the scored
+    # parts (no re-weighting), so a wrong answer scores what it scores with the judge up.
     options = {
         "judge": "openai",
         "judge_url": "http://127.0.0.1:9/v1",
@@ -89,9 +90,9 @@ def test_engines_never_get_zero_for_an_outage() -> None:
         [{"response": GOOD.replace("left lung", "the left lung"), "ground_truth": SOL}], **options
     )
     assert math.isnan(row["accuracy_llm"]) and row["unscored"] == 1.0
-    # Re-weighted over the three scored components (the hashing embedder finds no match here).
+    # The three scored components, not re-weighted (the hashing embedder finds no match here).
     assert row["accuracy_embed"] == 0.0
-    assert row["overall"] == pytest.approx((0.045 + 0.1) / (1 - 0.5175))
+    assert row["overall"] == pytest.approx(0.045 + 0.1)
     from medix_r1.judges import JudgeUnavailableError
 
     with pytest.raises(JudgeUnavailableError, match="127.0.0.1:9"):

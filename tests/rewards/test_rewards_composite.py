@@ -213,18 +213,21 @@ def test_single_rewards_accept_chat_completions() -> None:
     assert ModalityReward()(chat, solution=["<CT_SCAN> x y"]) == [1.0]
 
 
-def test_renormalize_missing() -> None:
-    reward = build_reward(
-        "medix-r1",
-        judge=AnswerMatchJudge(FakeChatBackend()),
-        embedder=CaseFoldEmbedder(),
-        renormalize_missing=True,
-    )
+def test_renormalising_is_not_offered() -> None:
+    # One policy for an unscored component (rewards/composite.py): it adds nothing, nothing is re-weighted.
+    reward = build_reward("medix-r1", judge=AnswerMatchJudge(FakeChatBackend()), embedder=CaseFoldEmbedder())
     row = {"accuracy_llm": None, "accuracy_embed": 1.0, "modality": 1.0, "format": 1.0}
-    assert reward.combine(row) == pytest.approx((0.3375 + 0.045 + 0.1) / (1 - 0.5175))
-    strict = build_reward("medix-r1", judge=AnswerMatchJudge(FakeChatBackend()), embedder=CaseFoldEmbedder())
-    assert strict.combine(row) is None
-    assert strict.combine(row, renormalize=True) == reward.combine(row)
+    assert reward.combine(row) == pytest.approx(0.3375 + 0.045 + 0.1)
+    assert reward.unscored(row) == ["accuracy_llm"]
+    with pytest.raises(ValueError, match="renormalize_missing=True is not supported"):
+        CompositeReward(reward.components, reward.fmt, reward.preset, True)
+    with pytest.raises(TypeError, match="unknown reward override"):
+        build_reward(
+            "medix-r1",
+            judge=AnswerMatchJudge(FakeChatBackend()),
+            embedder=CaseFoldEmbedder(),
+            renormalize_missing=True,
+        )
 
 
 def test_mismatched_lengths_are_rejected(reward) -> None:

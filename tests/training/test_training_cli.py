@@ -64,7 +64,7 @@ def test_verl_backend_prints_the_command(sample_files, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "recipe.dapo.main_dapo" in result.output and "verl run prepared" in result.output
+    assert "verl.trainer.main_ppo" in result.output and "verl run prepared" in result.output
     assert (tmp_path / "v" / "launch.sh").is_file()
 
 

@@ -7,6 +7,7 @@ import importlib.util
 import json
 
 import pytest
+import yaml
 
 from medix_r1.training.config import apply_overrides
 from medix_r1.training.presets import get_preset
@@ -69,39 +70,74 @@ def test_think_preset_changes_the_prompt_tags(verl_config):
     assert "<think>" in content and "<thinking>" not in content
 
 
-def test_reward_file_has_verls_signature_and_exact_scores(verl_config):
+def reward_kwargs(run) -> dict:
+    """The reward settings as verl passes them: the +reward.custom_reward_function.reward_kwargs.* overrides."""
+    prefix = "+reward.custom_reward_function.reward_kwargs."
+    out: dict = {}
+    for override in run.overrides:
+        if override.startswith(prefix):
+            key, value = override[len(prefix) :].split("=", 1)
+            parsed = yaml.safe_load(value)
+            if "." in key:
+                outer, inner = key.split(".", 1)
+                out.setdefault(outer, {})[inner] = parsed
+            else:
+                out[key] = parsed
+    return out
+
+
+def test_reward_is_the_package_module_with_settings_inline(verl_config):
+    from medix_r1.integrations import verl
+    from medix_r1.rewards.config import load_reward_config
     from medix_r1.training.verl_backend import prepare_verl_run
 
     run = prepare_verl_run(verl_config("medix-r1-8b-dapo"), max_records=1)
-    module = load_module(run.reward_file)
+    assert "reward.custom_reward_function.path=pkg://medix_r1.integrations.verl" in run.command
+    assert "reward.custom_reward_function.name=acompute_score" in run.command
+    assert not list(run.run_dir.glob("*.py"))  # the run folder carries settings only
+    kwargs = reward_kwargs(run)
+    assert kwargs["judge"] == "fake" and kwargs["embedding_model"] == "hashing"
+    assert load_reward_config(run.reward_config).model_dump(mode="json", exclude_none=True) == kwargs
     good = "<X_RAY><thinking>Dense lung.</thinking><answer>Left lung</answer>"
-    one = module.compute_score("slake", good, "<X_RAY> Left lung", {"modality": "<X_RAY>"})
+    one = verl.compute_score("slake", good, "<X_RAY> Left lung", {"modality": "<X_RAY>"}, **kwargs)
     assert one["score"] == pytest.approx(1.0)
     assert (one["format"], one["accuracy_llm"], one["modality"]) == (1.0, 1.0, 1.0)
-    rows = module.compute_score_batch(
+    rows = verl.compute_score_batch(
         ["a", "b"],
         [good, "<CT_SCAN><thinking>x</thinking><answer>Liver</answer>"],
         ["<X_RAY> Left lung", "<X_RAY> Spleen"],
         [None, None],
+        **kwargs,
     )
     # second: format 1, wrong modality, wrong answer -> 0.1 (published weights)
     assert [round(r["score"], 4) for r in rows] == [1.0, 0.1]
 
 
-def test_reward_file_applies_weight_overrides(verl_config):
+def test_weights_travel_with_the_reward_settings(verl_config, train_cache, monkeypatch):
+    from medix_r1.integrations import verl
+    from medix_r1.models.cache import CACHE_ENV
+    from medix_r1.rewards.config import load_reward_config
     from medix_r1.training.verl_backend import prepare_verl_run
 
+    monkeypatch.setenv(CACHE_ENV, str(train_cache))
     run = prepare_verl_run(verl_config("quickstart"), max_records=1)
-    module = load_module(run.reward_file)
+    kwargs = reward_kwargs(run)
+    assert kwargs["weights"] == get_preset("quickstart").reward.weights
+    # reward.yaml (read by the EasyR1 line) now loads: weights are a RewardConfig field.
+    assert load_reward_config(run.reward_config).weights == kwargs["weights"]
     # right format and modality, wrong answer: 0.1 + 0.4 with the quickstart weights
-    row = module.compute_score(
-        "s", "<X_RAY><thinking>x</thinking><answer>Spleen</answer>", "<X_RAY> Left lung"
+    row = verl.compute_score(
+        "s", "<X_RAY><thinking>x</thinking><answer>Spleen</answer>", "<X_RAY> Left lung", **kwargs
     )
     assert row["score"] == pytest.approx(0.5)
+    # the built-in model is materialised into the run folder, and verl is pointed there
+    assert run.model_path == str(run.run_dir / "model")
+    assert (run.run_dir / "model" / "config.json").is_file()
+    assert f"actor_rollout_ref.model.path={run.run_dir / 'model'}" in run.command
 
 
 @pytest.mark.parametrize(
-    ("preset", "expected", "entry"),
+    ("preset", "expected"),
     [
         (
             "medix-r1-8b-dapo",
@@ -111,8 +147,7 @@ def test_reward_file_applies_weight_overrides(verl_config):
                 "actor_rollout_ref.actor.use_kl_loss": False,
                 "actor_rollout_ref.actor.loss_agg_mode": "token-mean",
                 "algorithm.filter_groups.enable": True,
-                "algorithm.filter_groups.max_num_gen_batches": 20,
-                "data.gen_batch_size": 128,
+                "algorithm.filter_groups.metric": "reward",
                 "data.train_batch_size": 512,
                 "actor_rollout_ref.rollout.n": 5,
                 "actor_rollout_ref.actor.ppo_mini_batch_size": 128,
@@ -124,8 +159,8 @@ def test_reward_file_applies_weight_overrides(verl_config):
                 "trainer.test_freq": 5,
                 "data.max_prompt_length": 4352,
                 "data.max_response_length": 4096,
+                "actor_rollout_ref.model.path": "Qwen/Qwen3-VL-8B-Instruct",
             },
-            "recipe.dapo.main_dapo",
         ),
         (
             "medix-r1-8b-grpo",
@@ -135,7 +170,6 @@ def test_reward_file_applies_weight_overrides(verl_config):
                 "actor_rollout_ref.actor.kl_loss_type": "low_var_kl",
                 "actor_rollout_ref.actor.clip_ratio_high": 0.3,
             },
-            "verl.trainer.main_ppo",
         ),
         (
             "qwen2.5-vl-7b-gspo",
@@ -145,18 +179,11 @@ def test_reward_file_applies_weight_overrides(verl_config):
                 "actor_rollout_ref.actor.clip_ratio_high": 4e-4,
                 "actor_rollout_ref.actor.loss_agg_mode": "seq-mean-token-mean",
             },
-            "verl.trainer.main_ppo",
         ),
-        (
-            "medix-r1-30b-dapo",
-            {"actor_rollout_ref.rollout.tensor_model_parallel_size": 8},
-            "recipe.dapo.main_dapo",
-        ),
+        ("medix-r1-30b-dapo", {"actor_rollout_ref.rollout.tensor_model_parallel_size": 8}),
     ],
 )
-def test_settings_match_the_preset(verl_config, preset, expected, entry):
-    import yaml
-
+def test_settings_match_the_preset(verl_config, preset, expected):
     from medix_r1.training.verl_backend import _flatten, prepare_verl_run
 
     run = prepare_verl_run(verl_config(preset), max_records=1)
@@ -164,12 +191,19 @@ def test_settings_match_the_preset(verl_config, preset, expected, entry):
     _flatten("", yaml.safe_load(run.overrides_file.read_text()), flat)
     for key, value in expected.items():
         assert flat[key] == value, key
-    assert flat["custom_reward_function.path"] == str(run.reward_file)
-    assert flat["custom_reward_function.name"] == "compute_score_batch"
-    assert run.command[:3] == ["python3", "-m", entry]
-    assert f"custom_reward_function.path={run.reward_file}" in run.command
+    assert flat["reward.custom_reward_function.path"] == "pkg://medix_r1.integrations.verl"
+    assert flat["reward.reward_manager.name"] == "naive"
+    # verl 0.9's V1 trainer ignores these with filter_groups on; they are not written.
+    assert "data.gen_batch_size" not in flat and "algorithm.filter_groups.max_num_gen_batches" not in flat
+    assert not any(k.startswith(("custom_reward_function", "reward_model")) for k in flat)  # legacy keys
+    # every DAPO preset runs verl's own entry point (no verl wheel ships recipe/)
+    assert run.command[:3] == ["python3", "-m", "verl.trainer.main_ppo"]
     script = run.launch_script.read_text()
-    assert script.startswith("#!/bin/bash") and entry in script
+    assert (
+        script.startswith("#!/bin/bash")
+        and '"${PYTHON:-python3}" \\\n    -m \\\n    verl.trainer.main_ppo' in script
+    )
+    assert script.rstrip().endswith('"$@"')
 
 
 def test_ray_address_wraps_the_command_in_a_job(verl_config):
@@ -192,12 +226,61 @@ def test_easyr1_drop_in_note_points_at_our_reward(verl_config):
     assert f"MEDIX_R1_REWARD_CONFIG={run.reward_config}" in text
 
 
-def test_launch_without_verl_names_the_extra(verl_config):
-    from medix_r1.models.extras import MissingExtraError
-    from medix_r1.training.verl_backend import launch_verl, prepare_verl_run
+def test_launch_preflight_names_what_is_missing(verl_config, monkeypatch):
+    from medix_r1.training import verl_backend
+    from medix_r1.training.verl_backend import VerlPreflightError, launch_verl, prepare_verl_run
 
-    if importlib.util.find_spec("verl") is not None:
-        pytest.skip("verl is installed here")
     run = prepare_verl_run(verl_config("medix-r1-8b-dapo"), max_records=1)
-    with pytest.raises(MissingExtraError, match=r"pip install 'medix-r1\[verl\]'"):
+    started = []
+    monkeypatch.setattr(verl_backend.subprocess, "call", lambda *a, **k: started.append(a) or 0)
+    if importlib.util.find_spec("verl") is not None:
+        pytest.skip("verl is installed here (the verl venv checks the preflight against it)")
+    with pytest.raises(VerlPreflightError) as info:
         launch_verl(run)
+    message = str(info.value)
+    assert "nothing was started" in message and not started
+    assert "entry point verl.trainer.main_ppo: the Python package 'verl' is not installed" in message
+    assert "pip install 'medix-r1[verl]'" in message
+    assert "rollout engine 'vllm'" in message and "pip install 'medix-r1[verl-vllm]'" in message
+    # a hub id offline, and a folder without config.json, are named too
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert any("is a hub id but HF_HUB_OFFLINE=1" in p for p in verl_backend.preflight(run))
+    run.model_path = str(run.run_dir)
+    assert any(f"model path {run.run_dir}: no config.json" in p for p in verl_backend.preflight(run))
+
+
+def test_reward_entries_take_what_verl_passes():
+    import asyncio
+
+    import numpy as np
+
+    from medix_r1.integrations import verl
+
+    opts = {"judge": "fake", "embedding_model": "hashing"}
+    good = "<X_RAY><thinking>x</thinking><answer>Left lung</answer>"
+    # verl hands extra_info to batch functions as a numpy object array; a dict of columns works too.
+    infos = np.array([{"modality": "<X_RAY>"}, {"modality": "X_RAY"}], dtype=object)
+    rows = verl.compute_score_batch(["a", "b"], [good, good], ["<X_RAY> Left lung"] * 2, infos, **opts)
+    assert [r["score"] for r in rows] == [1.0, 1.0]
+    columns = {"modality": np.array(["<X_RAY>", "<X_RAY>"], dtype=object), "index": [0, 1]}
+    assert (
+        len(verl.compute_score_batch(["a"] * 2, [good] * 2, ["<X_RAY> Left lung"] * 2, columns, **opts)) == 2
+    )
+    # keyword arguments verl's managers add are accepted; anything else names itself.
+    kw = {"reward_router_address": None, "reward_model_tokenizer": None, "max_resp_len": 4096}
+    assert verl.compute_score("a", good, "<X_RAY> Left lung", None, **opts, **kw)["score"] == 1.0
+    with pytest.raises(ValueError, match="judge_urll"):
+        verl.compute_score("a", good, "<X_RAY> Left lung", None, judge_urll="x", **opts)
+
+    # The async entry: concurrent per-sample calls (as verl's reward loop makes them) share batches.
+    async def many():
+        return await asyncio.gather(
+            *(
+                verl.acompute_score("a", good, "<X_RAY> Left lung", {"modality": "<X_RAY>"}, **opts)
+                for _ in range(5)
+            ),
+            verl.acompute_score("a", "<CT_SCAN> femur", "<X_RAY> Left lung", None, **opts),
+        )
+
+    results = asyncio.run(many())
+    assert [r["score"] for r in results] == [1.0] * 5 + [0.0]

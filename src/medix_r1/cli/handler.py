@@ -3,8 +3,7 @@
 Every command of ``medix-r1`` is wrapped by :func:`guard` when the CLI is assembled
 (``medix_r1.cli.__init__``), so no traceback reaches a user for an error we raise on purpose:
 
-- any :class:`medix_r1.errors.MedixError`, and the package's error classes that still derive only
-  from a builtin (listed in :func:`handled_errors`, imported when an error happens, not before);
+- any :class:`medix_r1.errors.MedixError` (every error the package raises on purpose);
 - ``OSError`` (a missing, unreadable or busy file, a port in use), said with its file name;
 - ``KeyboardInterrupt``: ``interrupted`` and exit 130.
 
@@ -21,7 +20,6 @@ says otherwise with an ``exit_code`` attribute (1 for "the work stopped", e.g. a
 from __future__ import annotations
 
 import functools
-import importlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,42 +29,16 @@ import typer
 
 __all__ = ["guard", "fail", "message_for", "exit_code_for", "handled_errors", "print_error"]
 
-# (module, class) of the package's errors raised on purpose. They are being moved under MedixError
-# on another branch; until then they are caught by their current classes.
-_KNOWN: tuple[tuple[str, str, int], ...] = (
-    ("medix_r1.judges.errors", "JudgeError", 1),
-    ("medix_r1.evaluation.runner", "EvalRunError", 2),
-    ("medix_r1.evaluation.files", "StaleResultsError", 2),
-    ("medix_r1.evaluation.tasks", "TaskConfigError", 2),
-    ("medix_r1.training.trl_backend", "TrainingStopped", 1),
-    ("medix_r1.training.config", "ConfigError", 2),
-    ("medix_r1.modality", "UnknownModalityError", 2),
-    ("medix_r1.review.store", "StudyError", 2),
-    ("medix_r1.rewards.inputs", "RewardInputError", 2),
-    ("medix_r1.rewards.scoring", "RolloutFileError", 2),
-    ("medix_r1.models.extras", "MissingExtraError", 2),
-    ("medix_r1.data.prompt_length", "ProcessorLoadError", 2),
-    ("medix_r1.data.dicom", "DicomDecodeError", 2),
-    ("medix_r1.data.schema", "RecordError", 2),
-    ("medix_r1.data.io", "DataSourceError", 2),
-    ("medix_r1.demo.uploads", "UploadError", 2),
-    ("medix_r1.demo.backends", "AnswerError", 1),
-    ("medix_r1.leaderboard.verify", "UnsafeArchiveError", 2),
-)
-
 
 def handled_errors() -> dict[type[BaseException], int]:
-    """Error class -> exit code, for every class the handler turns into a message."""
+    """Error class -> default exit code for the errors the handler turns into a message.
+
+    Every error the package raises on purpose derives from :class:`~medix_r1.errors.MedixError`;
+    a class that means "the work stopped" rather than "bad input" sets ``exit_code = 1``.
+    """
     from medix_r1.errors import MedixError
 
-    found: dict[type[BaseException], int] = {MedixError: 2}
-    for module, name, code in _KNOWN:
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):  # an optional extra missing, or a class renamed
-            continue
-        found[cls] = code
-    return found
+    return {MedixError: 2}
 
 
 def message_for(exc: BaseException) -> str:

@@ -38,6 +38,10 @@ def score(
     judge_retries: int = typer.Option(
         4, help="Retries per judge request on 429 / 5xx / timeouts / bad replies."
     ),
+    judge_deadline: float = typer.Option(
+        120.0,
+        help="Seconds one batch (--chunk-size rows) may wait on the judge in total; then --on-judge-error applies.",
+    ),
     judge_cache: Path | None = typer.Option(None, help="SQLite file caching judge verdicts across runs."),
     judge_token_limit_param: str = typer.Option(
         "max_tokens",
@@ -59,10 +63,13 @@ def score(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from medix_r1.embedders import EmbedderLoadError
     from medix_r1.judges import JudgeError
     from medix_r1.rewards.config import RewardConfig, build_reward_from_config
-    from medix_r1.rewards.scoring import RolloutFileError, score_file
+    from medix_r1.rewards.scoring import RolloutFileError, partial_path, score_file
 
+    if chunk_size < 1:
+        _fail(f"--chunk-size must be at least 1, got {chunk_size}", 2)
     if judge is None:
         if judge_url is None:
             _fail("give the judge: --judge-url URL (an OpenAI-compatible server) or --judge fake", 2)
@@ -76,6 +83,7 @@ def score(
             judge_concurrency=judge_concurrency,
             judge_timeout_s=judge_timeout,
             judge_retries=judge_retries,
+            judge_deadline_s=judge_deadline,
             judge_cache=judge_cache,
             judge_token_limit_param=judge_token_limit_param,
             embedding_model=embedding_model,
@@ -105,11 +113,12 @@ def score(
                 chunk_size=chunk_size,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-    except RolloutFileError as exc:
+    except (RolloutFileError, EmbedderLoadError) as exc:
         _fail(str(exc), 2)
     except JudgeError as exc:
         _fail(
-            f"{exc} Rows scored before the failure are in {output}. To leave the judge component "
+            f"{exc} Rows scored before the failure are in {partial_path(output)} ({output} is left as it "
+            "was); run the same command again to resume from them. To leave the judge component "
             "unscored instead of stopping, pass --on-judge-error skip.",
             3,
         )

@@ -103,21 +103,21 @@ def _print_reference(out: Any, *, presets: bool) -> None:
 
 def _train_verl(out: Any, cfg: Any, launch: bool) -> None:
     """Prepare a verl run folder; print its command line, or run it with ``--launch``."""
-    from medix_r1.models.extras import MissingExtraError
-    from medix_r1.training.verl_backend import launch_verl, prepare_verl_run
+    from medix_r1.training.verl_backend import VerlPreflightError, launch_verl, prepare_verl_run
 
     run = prepare_verl_run(cfg)
     out.print(
-        f"verl run prepared in [bold]{escape(str(run.run_dir))}[/]: data/, {escape(run.reward_file.name)}, "
-        f"{escape(run.reward_config.name)}, {escape(run.overrides_file.name)}, {escape(run.launch_script.name)}"
+        f"verl run prepared in [bold]{escape(str(run.run_dir))}[/]: data/, {escape(run.reward_config.name)}, "
+        f"{escape(run.overrides_file.name)}, {escape(run.launch_script.name)}; model {escape(str(run.model_path))}",
+        highlight=False,
     )
     if not launch:
         typer.echo(run.command_line)
         return
     try:
         raise typer.Exit(launch_verl(run))
-    except MissingExtraError as err:
-        _fail(str(err))
+    except VerlPreflightError as err:
+        _fail(str(err))  # _fail escapes markup itself
 
 
 def _train_trl(out: Any, cfg: Any) -> None:

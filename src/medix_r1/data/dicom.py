@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medix_r1.errors import MedixError
 from medix_r1.modality import modality_from_dicom
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class DicomDecodeError(ValueError):
+class DicomDecodeError(MedixError, ValueError):
     """A file that is not DICOM, has no pixel data, or needs a decoder plugin that is not installed."""
 
 

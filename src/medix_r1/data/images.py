@@ -21,6 +21,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medix_r1.errors import MedixError
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
@@ -41,7 +43,7 @@ __all__ = [
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 
 
-class ImageProblem(ValueError):
+class ImageProblem(MedixError, ValueError):
     """An image reference that cannot be used; ``code`` says why in one word."""
 
     def __init__(self, code: str, message: str):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.data.schema import MedixRecord, RecordError
+from medix_r1.errors import MedixError
 
 __all__ = [
     "FORMATS",
@@ -45,7 +46,7 @@ FORMATS: tuple[str, ...] = ("jsonl", "json", "parquet", "hf-disk", "hub")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class DataSourceError(ValueError):
+class DataSourceError(MedixError, ValueError):
     """A data source that cannot be opened at all (missing file, unknown format, unreadable parquet)."""
 
 

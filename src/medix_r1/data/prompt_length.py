@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.data.schema import IMAGE_PLACEHOLDER
+from medix_r1.errors import MedixError
 
 __all__ = ["PromptCounter", "ProcessorLoadError", "load_prompt_counter"]
 
 
-class ProcessorLoadError(ValueError):
+class ProcessorLoadError(MedixError, ValueError):
     """The tokenizer / image processor folder cannot be loaded or cannot count image tokens."""
 
 

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.modality import MODALITY_TAGS, UnknownModalityError, is_modality_tag, resolve_modality
 
 __all__ = [
@@ -53,7 +54,7 @@ ImageRef = Any
 _LEADING_TAG = re.compile(r"\s*(<[^<>\s]*>)")
 
 
-class RecordError(ValueError):
+class RecordError(MedixError, ValueError):
     """A record that breaks the schema: names the file, the row (id or line) and the field."""
 
     def __init__(

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from medix_r1.errors import MedixError
 from medix_r1.training.prompts import MedixInstruction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,8 +80,10 @@ GGUF_EXTRA = "pip install 'medix-r1[gguf]'"
 PromptBuilder = Callable[[str], str]
 
 
-class AnswerError(RuntimeError):
+class AnswerError(MedixError, RuntimeError):
     """The backend could not produce a reply (server down, model missing...); the message says what to do."""
+
+    exit_code = 1
 
 
 @runtime_checkable

@@ -22,6 +22,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medix_r1.errors import MedixError
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
@@ -47,7 +49,7 @@ MAX_UPLOAD_PIXELS = 40_000_000
 _DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
-class UploadError(ValueError):
+class UploadError(MedixError, ValueError):
     """An upload the demo cannot use. ``code``: ``empty``, ``too_large``, ``unsupported``,
     ``not_an_image``, ``unreadable`` or ``missing``; the message is meant to be shown as is."""
 

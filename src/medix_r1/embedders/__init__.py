@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from medix_r1.embedders.base import Embedder, EmbeddingCache
+from medix_r1.embedders.base import Embedder, EmbedderLoadError, EmbeddingCache
 from medix_r1.embedders.hashing import HashingEmbedder
 from medix_r1.embedders.sentence_transformers import (
     OFFLINE_DEFAULT,
@@ -14,6 +14,7 @@ from medix_r1.embedders.sentence_transformers import (
 
 __all__ = [
     "Embedder",
+    "EmbedderLoadError",
     "EmbeddingCache",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",

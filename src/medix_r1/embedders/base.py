@@ -7,7 +7,22 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Embedder", "EmbeddingCache"]
+from medix_r1.errors import MedixError
+
+__all__ = ["Embedder", "EmbedderLoadError", "EmbeddingCache"]
+
+
+class EmbedderLoadError(MedixError, RuntimeError):
+    """The embedding model could not be loaded (unknown hub id, missing path, no hub access)."""
+
+    def __init__(self, model: str, reason: str) -> None:
+        self.model = model
+        self.reason = reason
+        super().__init__(
+            f"cannot load the embedding model {model!r}: {reason}. Give a sentence-transformers hub id (with "
+            "hub access) or a local model folder, 'minilm' for the packaged offline MiniLM, or 'hashing' "
+            "for the test embedder"
+        )
 
 
 class Embedder(Protocol):

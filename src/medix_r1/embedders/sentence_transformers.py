@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from medix_r1.embedders.base import EmbedderLoadError
+
 __all__ = ["SentenceTransformerEmbedder", "OFFLINE_DEFAULT", "PUBLISHED_EMBEDDER", "resolve_embedder_path"]
 
 OFFLINE_DEFAULT = "minilm"
@@ -47,6 +49,9 @@ class SentenceTransformerEmbedder:
         self.trust_remote_code = trust_remote_code
         self._model: Any = None
         self._lock = threading.Lock()
+        # One encode at a time: two forward passes on the same cores only slow each other down, and a
+        # pipelined caller (reward scoring, chunk k+1 while chunk k is judged) queues here instead.
+        self._encode_lock = threading.Lock()
 
     @property
     def identity(self) -> str:
@@ -68,22 +73,27 @@ class SentenceTransformerEmbedder:
                 if device == "auto":
                     device = "cuda" if torch.cuda.is_available() else "cpu"
                 hf_logging.disable_progress_bar()  # one bar per load is noise in logs and CI
-                self._model = SentenceTransformer(
-                    resolve_embedder_path(self.model_name),
-                    device=device,
-                    trust_remote_code=self.trust_remote_code,
-                )
+                try:
+                    self._model = SentenceTransformer(
+                        resolve_embedder_path(self.model_name),
+                        device=device,
+                        trust_remote_code=self.trust_remote_code,
+                    )
+                except (OSError, ValueError) as exc:  # hub/path errors of huggingface_hub and transformers
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise EmbedderLoadError(self.model_name, first) from exc
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         model = self.load()
-        vectors = model.encode(
-            texts,
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        with self._encode_lock:
+            vectors = model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)

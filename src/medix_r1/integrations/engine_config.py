@@ -1,7 +1,7 @@
 """How the engine adapters (verl, EasyR1) find their reward configuration.
 
 Those engines import a reward *file* in each worker, so the configuration travels as keyword
-arguments (verl's ``custom_reward_function.reward_kwargs``) or as a YAML/JSON file named by the
+arguments (verl 0.9: ``reward.custom_reward_function.reward_kwargs``) or as a YAML/JSON file named by the
 ``MEDIX_R1_REWARD_CONFIG`` environment variable, read on the first call (never at import).
 """
 
@@ -41,17 +41,14 @@ def reward_for(options: dict[str, Any]) -> CompositeReward:
 
 def engine_rows(rows: list[dict[str, float | None]], composite: CompositeReward) -> list[dict[str, float]]:
     """Engines need numbers: an unscored component becomes NaN (flagged by ``unscored`` = 1.0) and
-    ``overall`` is re-weighted over the components that were scored, never filled with 0."""
+    ``overall`` is :meth:`CompositeReward.combine` (an unscored component adds nothing; nothing is
+    re-weighted), so it is never NaN and an outage never raises a wrong answer's score."""
     out = []
     for row in rows:
-        missing = [name for name in COMPONENT_NAMES if name in row and row[name] is None]
-        overall = composite.combine(row, renormalize=True)
-        if overall is None:  # nothing weighted was scored
-            overall = math.nan
-        fixed = {"overall": float(overall)}
+        fixed = {"overall": float(composite.combine(row))}
         for name in COMPONENT_NAMES:
             if name in row:
                 fixed[name] = math.nan if row[name] is None else float(row[name])  # type: ignore[arg-type]
-        fixed["unscored"] = 1.0 if missing else 0.0
+        fixed["unscored"] = 1.0 if composite.unscored(row) else 0.0
         out.append(fixed)
     return out

@@ -4,8 +4,12 @@ Each component is its own reward function, so TRL logs ``rewards/<name>/mean`` f
 applies the weights itself. The judge and embedding components are async, so TRL's event loop runs
 them concurrently. Judge counters are reported through TRL's ``log_metric`` hook as ``judge/...``.
 
-Unscored judge calls (``on_judge_error="skip"``) come back as ``None``; TRL then leaves that
-component out of the rollout's weighted sum (it sums with ``nansum``).
+Unscored judge calls (``on_judge_error="skip"``) come back as ``None`` (NaN in TRL's reward
+matrix). The overall reward follows the one policy of :meth:`CompositeReward.combine`: an unscored
+component adds nothing and nothing is re-weighted. TRL's own advantage sum (``nansum`` of the
+weighted columns, ``multi_objective_aggregation="sum_then_normalize"``) is that same number, and our
+trainer's overall reward (DAPO filtering, logs) is computed by :func:`combine_rewards`, which calls
+``combine`` itself.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from medix_r1.rewards.composite import CompositeReward
 from medix_r1.rewards.inputs import prepare_rollouts
 
-__all__ = ["trl_reward_funcs", "TrlComponentReward"]
+__all__ = ["trl_reward_funcs", "TrlComponentReward", "combine_rewards"]
 
 
 class TrlComponentReward:
@@ -59,3 +63,20 @@ def trl_reward_funcs(composite: CompositeReward) -> tuple[list[TrlComponentRewar
     """``(reward_funcs, reward_weights)`` for ``GRPOTrainer`` / ``GRPOConfig``."""
     funcs = [TrlComponentReward(composite, c.name) for c in composite.components]
     return funcs, [c.weight for c in composite.components]
+
+
+def combine_rewards(composite: CompositeReward, rewards_per_func: Any, names: Sequence[str]) -> Any:
+    """The overall reward of each row of TRL's ``rewards_per_func`` matrix (columns named by
+    ``names``, NaN where unscored), through :meth:`CompositeReward.combine`; a CPU float tensor.
+    A row in which nothing was scored is NaN, as TRL marks it (its advantage is then 0)."""
+    import torch
+
+    values = rewards_per_func.detach().cpu().tolist()
+    out = []
+    for row in values:
+        named = dict(zip(names, row, strict=True))
+        if all(v != v for v in row):
+            out.append(float("nan"))
+        else:
+            out.append(composite.combine({c.name: named.get(c.name) for c in composite.components}))
+    return torch.tensor(out, dtype=torch.float32)

@@ -8,7 +8,13 @@ from typing import Any
 
 from medix_r1.judges.answer_match import AnswerMatchJudge, ChatBackend, MatchVerdict
 from medix_r1.judges.cache import VerdictCache
-from medix_r1.judges.errors import JudgeConfigError, JudgeError, JudgeUnavailableError
+from medix_r1.judges.deadline import DEFAULT_JUDGE_DEADLINE_S, Deadline
+from medix_r1.judges.errors import (
+    JudgeConfigError,
+    JudgeDeadlineError,
+    JudgeError,
+    JudgeUnavailableError,
+)
 from medix_r1.judges.fake import FakeChatBackend
 from medix_r1.judges.openai import OpenAIChatClient
 from medix_r1.judges.stats import JudgeStats
@@ -22,6 +28,9 @@ __all__ = [
     "JudgeError",
     "JudgeConfigError",
     "JudgeUnavailableError",
+    "JudgeDeadlineError",
+    "Deadline",
+    "DEFAULT_JUDGE_DEADLINE_S",
     "JudgeStats",
     "FakeChatBackend",
     "OpenAIChatClient",

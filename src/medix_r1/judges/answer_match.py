@@ -2,8 +2,9 @@
 
 Wraps any chat backend (``openai``, ``transformers``, ``fake``) with what a training step needs:
 identical pairs in a batch are sent once, an optional persistent cache answers repeats across
-steps, replies that are neither YES nor NO are asked again a bounded number of times, and a pair the
-judge could not answer is reported as such (``match=None`` with a reason) or raised, never 0.
+steps, replies that are neither YES nor NO are asked again a bounded number of times, a batch waits
+on the judge at most ``deadline_s`` in total (:mod:`medix_r1.judges.deadline`), and a pair the judge
+could not answer is reported as such (``match=None`` with a reason) or raised, never 0.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from medix_r1.judges.cache import VerdictCache, cache_key
-from medix_r1.judges.errors import JudgeUnavailableError
+from medix_r1.judges.deadline import DEFAULT_JUDGE_DEADLINE_S, Deadline
+from medix_r1.judges.errors import JudgeDeadlineError, JudgeUnavailableError
 from medix_r1.judges.prompts import (
     ANSWER_MATCH_TEMPLATE,
     parse_yes_no,
@@ -48,7 +50,9 @@ class MatchVerdict:
 class AnswerMatchJudge:
     """YES/NO answer matching over a chat backend, batch-first.
 
-    Defaults follow the published judge call: temperature 0, at most 4 new tokens.
+    Defaults follow the published judge call: temperature 0, at most 4 new tokens. ``deadline_s``
+    bounds the time one :meth:`amatch` call (one reward batch) waits on the backend; ``None``
+    waits as long as the backend's own timeouts and retries allow.
     """
 
     def __init__(
@@ -60,8 +64,11 @@ class AnswerMatchJudge:
         temperature: float = 0.0,
         reasks: int = 2,
         cache: VerdictCache | None = None,
+        deadline_s: float | None = DEFAULT_JUDGE_DEADLINE_S,
     ) -> None:
+        Deadline(deadline_s)  # checks the value up front
         self.backend = backend
+        self.deadline_s = deadline_s
         self.template = template
         self.template_hash = template_hash(template)
         self.max_tokens = max_tokens
@@ -95,7 +102,12 @@ class AnswerMatchJudge:
     async def amatch(self, pairs: Sequence[tuple[str, str]], *, fail_fast: bool = True) -> list[MatchVerdict]:
         """Judge (candidate, reference) pairs. With ``fail_fast`` the first pair that cannot be
         judged cancels the rest and raises :class:`JudgeUnavailableError` (verdicts already
-        obtained are still cached); otherwise it becomes ``MatchVerdict(None, reason)``."""
+        obtained are still cached); otherwise it becomes ``MatchVerdict(None, reason)``.
+
+        When the judge deadline passes, requests still waiting are cancelled: with ``fail_fast``
+        :class:`JudgeDeadlineError` is raised, otherwise their pairs get ``MatchVerdict(None,
+        "no verdict within the judge deadline of ... s")``."""
+        deadline = Deadline(self.deadline_s)
         unique = list(dict.fromkeys(pairs))
         self.stats.deduplicated += len(pairs) - len(unique)
         replies: dict[tuple[str, str], str] = {}
@@ -113,7 +125,9 @@ class AnswerMatchJudge:
         try:
             pending = set(tasks)
             while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                done, pending = await asyncio.wait(
+                    pending, timeout=deadline.remaining(), return_when=asyncio.FIRST_EXCEPTION
+                )
                 for task in done:
                     pair = tasks[task]
                     error = task.exception()
@@ -123,6 +137,13 @@ class AnswerMatchJudge:
                         failed[pair] = error.reason
                     else:
                         raise error
+                if pending and deadline.expired():
+                    self.stats.failures += len(pending)
+                    if fail_fast:
+                        raise JudgeDeadlineError(self.endpoint, self.deadline_s, len(pending), len(todo))
+                    reason = f"no verdict within the judge deadline of {self.deadline_s:g} s"
+                    failed.update((tasks[task], reason) for task in pending)
+                    pending = set()
         finally:
             for task in tasks:
                 task.cancel()

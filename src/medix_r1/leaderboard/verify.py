@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.evaluation.judging import aggregate
 from medix_r1.evaluation.scoring import Scores, compute_scores
 from medix_r1.evaluation.submission import accepted_submission_names, submission_name
@@ -43,7 +44,7 @@ MAX_RATIO = 200  # uncompressed / compressed, for members over 1 MiB
 _ID = re.compile(r"^(.+)_(\d+)$")
 
 
-class UnsafeArchiveError(ValueError):
+class UnsafeArchiveError(MedixError, ValueError):
     """The archive could write outside its folder, or is too large to open safely."""
 
 

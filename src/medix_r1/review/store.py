@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.review.tokens import (
     hash_token,
     looks_like_token,
@@ -63,7 +64,7 @@ AUDIT_CHOICES: tuple[str, ...] = ("correct", "partial", "incorrect")
 KINDS: tuple[str, ...] = ("pairwise", "judge_audit")
 
 
-class StudyError(ValueError):
+class StudyError(MedixError, ValueError):
     """A study cannot be created, opened or written as asked; the message says what to change."""
 
 

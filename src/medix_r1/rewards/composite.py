@@ -2,6 +2,15 @@
 
 The judge's requests and the embedder's encoding run concurrently (the encoder in a worker thread),
 so a step costs about the larger of the two rather than their sum.
+
+One policy for an unscored component (issue 12; the same for TRL, verl, EasyR1 and the CLI, all of
+which combine through :meth:`CompositeReward.combine`): a component that could not be scored (a
+skipped judge failure, ``None``) adds nothing to ``overall``, and the weights are *not* re-scaled
+over the scored components. ``overall`` is then the lowest score the rollout could have had with the
+judge up, which is exactly what a wrong answer gets: a judge outage can never make a wrong answer
+score higher than it would with the judge up (re-weighting did: 0.145 -> 0.30 with the published
+weights), and a right answer can only lose the judge's share. The component itself stays ``None``
+(NaN for engines) and the row is counted as unscored, so the outage is reported, not hidden.
 """
 
 from __future__ import annotations
@@ -33,15 +42,25 @@ class RewardComponent:
 class CompositeReward:
     """Scores rollouts with each component and combines them.
 
-    ``overall`` is the weighted sum in component order; it is ``None`` when a weighted component
-    is unscored (a skipped judge failure), unless ``renormalize_missing`` is set, in which case the
-    remaining weights are scaled up to their original total.
+    ``overall`` is the weighted sum in component order over the scored components (see the module
+    docstring for the unscored-component policy).
+
+    ``renormalize_missing`` is kept only so that existing constructor calls still work: re-weighting
+    over the scored components is no longer offered (it let an outage raise a wrong answer's score),
+    and ``True`` is rejected.
     """
 
     components: list[RewardComponent]
     fmt: ResponseFormat
     preset: str = "custom"
     renormalize_missing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.renormalize_missing:
+            raise ValueError(
+                "renormalize_missing=True is not supported: an unscored component adds nothing to "
+                "overall (see medix_r1.rewards.composite), so an outage cannot raise a wrong answer's score"
+            )
 
     @property
     def weights(self) -> dict[str, float]:
@@ -78,28 +97,31 @@ class CompositeReward:
             rows.append(row)
         return rows
 
-    def combine(self, row: dict[str, float | None], *, renormalize: bool | None = None) -> float | None:
-        """The weighted sum of a row's components. With an unscored (``None``) weighted component
-        it is ``None``, or, when renormalising (default: ``renormalize_missing``), the sum over the
-        scored components scaled up to the full weight."""
-        if renormalize is None:
-            renormalize = self.renormalize_missing
+    def combine(self, row: dict[str, float | None]) -> float:
+        """The weighted sum of a row's scored components; an unscored (``None`` or NaN) component
+        adds nothing and the other weights are not re-scaled (the module docstring says why).
+
+        >>> from medix_r1.parsing import THINKING
+        >>> c = CompositeReward([RewardComponent("accuracy_llm", None, 0.5),
+        ...                      RewardComponent("format", None, 0.1)], THINKING)
+        >>> c.combine({"accuracy_llm": 1.0, "format": 1.0}), c.combine({"accuracy_llm": None, "format": 1.0})
+        (0.6, 0.1)
+        """
         total = 0.0
-        missing = 0.0
         for c in self.components:
             value = row[c.name]
-            if value is None:
-                if c.weight:
-                    missing += c.weight
+            if value is None or value != value:  # unscored: None here, NaN from an engine
                 continue
             total += c.weight * value
-        if not missing:
-            return total
-        if not renormalize:
-            return None
-        full = sum(c.weight for c in self.components)
-        kept = full - missing
-        return total * full / kept if kept > 0 else None
+        return total
+
+    def unscored(self, row: dict[str, float | None]) -> list[str]:
+        """The weighted components of ``row`` that could not be scored."""
+        return [
+            c.name
+            for c in self.components
+            if c.weight and (row[c.name] is None or row[c.name] != row[c.name])
+        ]
 
     async def ascore(
         self,

@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from medix_r1.rewards.composite import CompositeReward
+from medix_r1.errors import did_you_mean
+from medix_r1.rewards.composite import COMPONENT_NAMES, CompositeReward
 
 __all__ = ["RewardConfig", "build_reward_from_config", "load_reward_config"]
 
@@ -39,6 +40,13 @@ class RewardConfig(BaseModel):
         4, ge=0, description="Retries of a failed judge request (429, 5xx, timeouts, bad bodies)"
     )
     judge_reasks: int = Field(2, ge=0, description="Re-asks when a reply is neither YES nor NO")
+    judge_deadline_s: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds one reward batch may wait on the judge in total (all requests, retries and "
+        "re-asks); then on_judge_error applies to the rollouts still waiting. 120 s: a healthy judge "
+        "answers a batch in seconds, an RL step takes minutes",
+    )
     judge_cache: Path | None = Field(
         None, description="SQLite file caching verdicts across runs (off when unset)"
     )
@@ -59,7 +67,13 @@ class RewardConfig(BaseModel):
     embedding_batch_size: int = Field(128, ge=1, description="Strings per encoder batch")
     on_judge_error: Literal["raise", "skip"] = Field(
         "raise",
-        description="After retries: raise (stop, naming the URL) or skip (leave accuracy_llm unscored)",
+        description="After retries: raise (stop, naming the URL) or skip (leave accuracy_llm unscored; "
+        "it then adds nothing to overall, see medix_r1.rewards.composite)",
+    )
+    weights: dict[str, float] | None = Field(
+        None,
+        description="Override component weights, e.g. {modality: 0.5}; unlisted components keep the preset's. "
+        "Applied once, when the reward is built. A run that sets this does not use the published reward.",
     )
 
     @model_validator(mode="after")
@@ -67,6 +81,14 @@ class RewardConfig(BaseModel):
         from medix_r1.rewards.presets import get_preset
 
         get_preset(self.preset)
+        for name, weight in (self.weights or {}).items():
+            if name not in COMPONENT_NAMES:
+                raise ValueError(
+                    f"weights has unknown component {name!r}{did_you_mean(name, COMPONENT_NAMES)} "
+                    f"Valid: {', '.join(COMPONENT_NAMES)}"
+                )
+            if weight < 0:
+                raise ValueError(f"weights.{name} is {weight}; weights must be >= 0")
         if self.judge == "openai" and not self.judge_url:
             raise ValueError(
                 "judge 'openai' needs judge_url (e.g. http://localhost:8085/v1), or use judge='fake'"
@@ -110,7 +132,9 @@ def build_reward_from_config(config: RewardConfig) -> CompositeReward:
     else:
         backend = make_chat_backend("fake")
     cache = VerdictCache(config.judge_cache) if config.judge_cache else None
-    judge = AnswerMatchJudge(backend, reasks=config.judge_reasks, cache=cache)
+    judge = AnswerMatchJudge(
+        backend, reasks=config.judge_reasks, cache=cache, deadline_s=config.judge_deadline_s
+    )
     embed_options = (
         {}
         if config.embedding_model == "hashing"
@@ -120,4 +144,10 @@ def build_reward_from_config(config: RewardConfig) -> CompositeReward:
         }
     )
     embedder = make_embedder(config.embedding_model, **embed_options)
-    return build_reward(config.preset, judge=judge, embedder=embedder, on_judge_error=config.on_judge_error)
+    return build_reward(
+        config.preset,
+        judge=judge,
+        embedder=embedder,
+        on_judge_error=config.on_judge_error,
+        weights=config.weights,
+    )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from medix_r1.errors import MedixError
 from medix_r1.parsing import (
     ResponseFormat,
     extract_answer,
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-class RewardInputError(ValueError):
+class RewardInputError(MedixError, ValueError):
     """A rollout that cannot be scored as given (missing or contradictory fields)."""
 
 

@@ -1,9 +1,10 @@
 """LLM-judge accuracy reward (reference 3.6): 1 when the judge says the answers match.
 
 Only the predicted and reference answers are shown to the judge. Invalid answers score 0 and exact
-matches 1 without a request. When the judge cannot answer, the policy decides: ``raise`` (default)
-stops with an error naming the judge URL; ``skip`` returns ``None`` for that rollout (unscored,
-counted in :attr:`unscored`). A failure is never scored 0.
+matches 1 without a request. When the judge cannot answer (retries spent, or the batch's judge
+deadline passed: ``AnswerMatchJudge.deadline_s``, ``RewardConfig.judge_deadline_s``), the policy
+decides: ``raise`` (default) stops with an error naming the judge URL; ``skip`` returns ``None`` for
+that rollout (unscored, counted in :attr:`unscored`). A failure is never scored 0.
 """
 
 from __future__ import annotations

@@ -35,7 +35,6 @@ class RewardPreset:
     weights: tuple[tuple[str, float], ...]
     embed_threshold: float = 0.8
     embed_binary: bool = True
-    renormalize_missing: bool = False
     #: How this preset departs from the published reward (None: it does not).
     differs: str | None = None
 
@@ -98,14 +97,16 @@ def build_reward(
     judge: AnswerMatchJudge,
     embedder: Embedder,
     on_judge_error: Literal["raise", "skip"] = "raise",
+    weights: dict[str, float] | None = None,
     **overrides: Any,
 ) -> CompositeReward:
     """A :class:`CompositeReward` for a preset, with the given judge and embedder.
 
-    ``overrides`` may set ``embed_threshold``, ``embed_binary`` or ``renormalize_missing``.
+    ``weights`` overrides the preset's weight of the components it names (the others keep theirs);
+    ``overrides`` may set ``embed_threshold`` or ``embed_binary``.
     """
     spec = get_preset(preset)
-    unknown = set(overrides) - {"embed_threshold", "embed_binary", "renormalize_missing"}
+    unknown = set(overrides) - {"embed_threshold", "embed_binary"}
     if unknown:
         raise TypeError(f"unknown reward override(s): {sorted(unknown)}")
     threshold = overrides.get("embed_threshold", spec.embed_threshold)
@@ -118,9 +119,14 @@ def build_reward(
         "modality": ModalityReward(spec.fmt),
         "format": FormatReward(spec.fmt),
     }
+    chosen = {**dict(spec.weights), **(weights or {})}
+    unknown_weights = set(chosen) - set(rewards)
+    if unknown_weights:
+        raise ValueError(
+            f"unknown reward component(s) in weights: {sorted(unknown_weights)}; valid: {sorted(rewards)}"
+        )
     return CompositeReward(
-        components=[RewardComponent(name, rewards[name], weight) for name, weight in spec.weights],
+        components=[RewardComponent(name, rewards[name], chosen[name]) for name, _ in spec.weights],
         fmt=spec.fmt,
-        preset=spec.name,
-        renormalize_missing=overrides.get("renormalize_missing", spec.renormalize_missing),
+        preset=spec.name if not weights else f"{spec.name}+weights",
     )

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from medix_r1.rewards.composite import COMPONENT_NAMES
+from medix_r1.errors import MedixError
 from medix_r1.rewards.config import RewardConfig
 
 __all__ = [
@@ -63,7 +63,7 @@ __all__ = [
 ALGORITHMS = ("grpo", "dapo", "gspo", "dr_grpo")
 
 
-class ConfigError(ValueError):
+class ConfigError(MedixError, ValueError):
     """A training config that cannot be used as given; the message says which key and how to fix it."""
 
 
@@ -153,7 +153,7 @@ class PromptSection(_Section):
 
 
 class RewardSection(RewardConfig):
-    """The composite reward (see `medix-r1 reward presets`) plus optional weight overrides.
+    """The composite reward (see `medix-r1 reward presets`), with optional weight overrides (``weights``).
 
     The tag variant (<thinking> or <think>) comes from the reward preset, so prompt and reward agree.
     """
@@ -162,28 +162,10 @@ class RewardSection(RewardConfig):
         "http://localhost:8085/v1",
         description="Base URL of the OpenAI-compatible judge (published: a vLLM server running Qwen3-4B-Instruct-2507)",
     )
-    weights: dict[str, float] | None = Field(
-        None,
-        description="Override component weights, e.g. {modality: 0.5}; unlisted components keep the preset's. "
-        "A run that sets this does not use the published reward, and its report says so.",
-    )
-
-    @model_validator(mode="after")
-    def _check_weights(self) -> RewardSection:
-        for name, weight in (self.weights or {}).items():
-            if name not in COMPONENT_NAMES:
-                close = difflib.get_close_matches(name, COMPONENT_NAMES, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(
-                    f"reward.weights has unknown component {name!r}{hint} Valid: {', '.join(COMPONENT_NAMES)}"
-                )
-            if weight < 0:
-                raise ValueError(f"reward.weights.{name} is {weight}; weights must be >= 0")
-        return self
 
     def reward_config(self) -> RewardConfig:
-        """The plain :class:`RewardConfig` (without the weight overrides)."""
-        return RewardConfig(**self.model_dump(exclude={"weights"}))
+        """The plain :class:`RewardConfig` (weights included: they live on RewardConfig)."""
+        return RewardConfig(**self.model_dump())
 
 
 class AlgorithmSection(_Section):

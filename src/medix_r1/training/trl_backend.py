@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medix_r1.errors import MedixError
 from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 from medix_r1.models.extras import MissingExtraError, require
-from medix_r1.rewards.composite import CompositeReward, RewardComponent
+from medix_r1.rewards.composite import CompositeReward
 from medix_r1.training.config import TrainConfig, config_to_yaml
 
 if TYPE_CHECKING:
@@ -56,8 +57,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class TrainingStopped(RuntimeError):
+class TrainingStopped(MedixError, RuntimeError):
     """The run stopped before its end (judge outage, alarm); ``checkpoint`` resumes it."""
+
+    exit_code = 1
 
     def __init__(self, message: str, checkpoint: Path | None) -> None:
         self.checkpoint = checkpoint
@@ -78,18 +81,7 @@ def build_composite(config: TrainConfig) -> CompositeReward:
     """The composite reward of a config, with its weight overrides applied."""
     from medix_r1.rewards.config import build_reward_from_config
 
-    composite = build_reward_from_config(config.reward.reward_config())
-    weights = config.reward.weights
-    if weights:
-        composite = CompositeReward(
-            components=[
-                RewardComponent(c.name, c.reward, weights.get(c.name, c.weight)) for c in composite.components
-            ],
-            fmt=composite.fmt,
-            preset=f"{composite.preset}+weights",
-            renormalize_missing=composite.renormalize_missing,
-        )
-    return composite
+    return build_reward_from_config(config.reward.reward_config())  # weights live on RewardConfig
 
 
 def _has_cuda() -> bool:
@@ -272,6 +264,8 @@ def _trainer_class() -> type:
     import torch
     from trl import GRPOTrainer
 
+    from medix_r1.integrations.trl import combine_rewards
+
     class MedixGRPOTrainer(GRPOTrainer):
         """TRL's GRPOTrainer plus DAPO dynamic filtering, reward/generation timing and judge health."""
 
@@ -315,10 +309,7 @@ def _trainer_class() -> type:
                 )
             finally:
                 self._timing["reward_s"] += time.perf_counter() - started
-            weights = self.reward_weights.to(rewards_per_func.device)
-            overall = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)
-            overall[torch.isnan(rewards_per_func).all(dim=1)] = torch.nan
-            self._last_rewards = overall.detach().cpu()
+            self._last_rewards = combine_rewards(self.composite, rewards_per_func, self.reward_func_names)
             return rewards_per_func
 
         def _judge_metrics(self) -> dict[str, float]:

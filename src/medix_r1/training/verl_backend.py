@@ -1,110 +1,87 @@
 """The many-node backend: ``medix-r1 train CONFIG --backend verl`` prepares a verl run and launches
-(or prints) it.
+(or prints) it. Tested against verl 0.9.1 (the ``verl`` extra pins ``>=0.9.1,<0.10``).
 
 :func:`prepare_verl_run` writes into the run folder::
 
     data/train.parquet, data/val.parquet   verl's RL dataset layout (below)
-    reward.yaml                            the reward settings (RewardConfig fields and weights)
-    medix_reward.py                        verl's custom reward file: compute_score / compute_score_batch
-                                           wrapping our composite reward, reading reward.yaml
+    model/                                 a built-in model (tiny-qwen2-vl...) materialised, so verl
+                                           loads it by path (hub ids and folders are used as given)
+    reward.yaml                            the reward settings (RewardConfig fields, weights included)
     verl_overrides.yaml                    the hydra overrides matching the preset, as a nested mapping
-    launch.sh                              the command (`python3 -m verl.trainer.main_ppo ...` or DAPO's
-                                           recipe entry point), optionally through `ray job submit`
+    launch.sh                              ``python3 -m verl.trainer.main_ppo ...``, optionally through
+                                           ``ray job submit``; extra arguments are passed on to verl
+                                           (``bash launch.sh --cfg job`` prints the composed config)
     easyr1_reward.sh                       the EasyR1 drop-in line for the published scripts
+
+The reward is the package module itself (``reward.custom_reward_function.path=pkg://medix_r1.
+integrations.verl``, ``name=acompute_score``, verl's ``naive`` reward manager): every node imports
+the installed medix-r1, and the settings travel inline as ``+reward.custom_reward_function.
+reward_kwargs.<field>=...`` (no shared file system needed). The run folder carries settings only.
 
 Dataset rows (verl's ``RLHFDataset``): ``data_source``, ``prompt`` (one user message whose text holds
 an ``<image>`` placeholder where the picture goes), ``images`` (``{"bytes", "path"}`` structs),
 ``ability``, ``reward_model`` (``{"style": "rule", "ground_truth": solution}``) and ``extra_info``
 (``id``, ``modality``, ``question``, ``answer``, ``split``, ``index``).
 
-What differs from the published EasyR1 runs, and why: verl's DAPO recipe drops a group when the
-chosen metric has zero spread within it (all responses equal), where EasyR1 drops groups whose mean
-overall reward is <= 0.01 or >= 0.99; for the binary-heavy composite these agree on the all-0 and
-all-1 groups and differ only on groups with a tiny spread. The TRL backend implements the published
-rule exactly (:mod:`medix_r1.training.dapo`).
+DAPO's dynamic sampling uses what verl 0.9 ships (no separate recipe): ``algorithm.filter_groups``
+read by the V1 trainer's replay buffer behind ``verl.trainer.main_ppo``. What differs from the
+published EasyR1 runs, and why: verl drops a group when the chosen metric (here the reward) has zero
+spread within it (all responses equal) and refills it, with no cap on refills, where EasyR1 drops
+groups whose mean overall reward is <= 0.01 or >= 0.99 and tries at most ``filter_max_tries`` times;
+for the binary-heavy composite these agree on the all-0 and all-1 groups and differ only on groups
+with a tiny spread. The TRL backend implements the published rule exactly (:mod:`medix_r1.training.dapo`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
+import shutil
 import subprocess
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from medix_r1.errors import MedixError
+from medix_r1.integrations.verl import MODULE_PATH
 from medix_r1.training.config import TrainConfig
 
 __all__ = [
     "VerlRun",
+    "VerlPreflightError",
+    "TESTED_VERL",
     "prepare_verl_run",
     "export_verl_parquet",
     "verl_rows",
     "verl_overrides",
-    "write_reward_file",
+    "reward_overrides",
+    "write_reward_config",
+    "materialize_model",
+    "preflight",
     "launch_verl",
-    "REWARD_FILE_TEMPLATE",
 ]
 
-#: The reward file verl imports in each worker. It holds no logic of its own: it reads the run's
-#: reward.yaml once and calls medix_r1.integrations.verl (compute_score / compute_score_batch).
-REWARD_FILE_TEMPLATE = '''"""verl custom reward for this run, written by `medix-r1 train --backend verl`.
-
-verl: custom_reward_function.path=<this file>, custom_reward_function.name=compute_score_batch with
-reward_model.reward_manager=batch (or name=compute_score with the default naive manager).
-The settings live in {config_name} next to this file (judge URL, embedder, preset, weights).
-"""
-
-from __future__ import annotations
-
-import functools
-from pathlib import Path
-
-CONFIG_PATH = Path(__file__).with_name({config_name!r})
+#: The verl versions this backend is tested against (CI: `make test-verl`, verl 0.9.1).
+TESTED_VERL = (">=0.9.1", "<0.10")
+ENTRY_POINT = "verl.trainer.main_ppo"
+#: The reward function verl calls (see medix_r1.integrations.verl).
+REWARD_FUNCTION = "acompute_score"
 
 
-@functools.lru_cache(maxsize=1)
-def _options() -> dict:
-    import yaml
+class VerlPreflightError(MedixError, RuntimeError):
+    """``--launch`` found something missing before starting Ray; the message lists what to fix."""
 
-    return yaml.safe_load(CONFIG_PATH.read_text(encoding="utf-8")) or {{}}
-
-
-def _composite_options() -> dict:
-    options = dict(_options())
-    options.pop("weights", None)
-    return options
-
-
-def _reweight(rows: list, weights: dict | None) -> list:
-    # The run overrides component weights: recompute the score over the scored (non-NaN) components.
-    if not weights:
-        return rows
-    from medix_r1.rewards.presets import get_preset
-
-    base = dict(get_preset(_options().get("preset", "medix-r1")).weights)
-    base.update(weights)
-    full = sum(base.values())
-    for row in rows:
-        parts = [(base[k], row[k]) for k in base if k in row and row[k] == row[k]]
-        kept = sum(w for w, _ in parts)
-        row["score"] = sum(w * v for w, v in parts) * full / kept if kept else float("nan")
-    return rows
-
-
-def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None, **kwargs):
-    from medix_r1.integrations.verl import compute_score_batch as score
-
-    rows = score(data_sources, solution_strs, ground_truths, extra_infos, **{{**_composite_options(), **kwargs}})
-    return _reweight(rows, _options().get("weights"))
-
-
-def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
-    return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info], **kwargs)[0]
-'''
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"verl launch preflight: {len(self.problems)} problem(s), nothing was started:\n{lines}"
+        )
 
 
 @dataclass
@@ -114,11 +91,14 @@ class VerlRun:
     run_dir: Path
     train_parquet: Path
     val_parquet: Path | None
-    reward_file: Path
     reward_config: Path
     overrides_file: Path
     launch_script: Path
     command: list[str]
+    model_path: str
+    rollout_name: str = "vllm"
+    ray_address: str | None = None
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def command_line(self) -> str:
@@ -184,9 +164,10 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def verl_overrides(
-    config: TrainConfig, *, train_file: str, val_file: str | None, reward_file: str
+    config: TrainConfig, *, train_file: str, val_file: str | None, model_path: str | None = None
 ) -> dict[str, Any]:
-    """The verl (hydra) settings for a config, as a nested mapping (see the module docstring)."""
+    """The verl (hydra) settings for a config, as a nested mapping of keys that exist in verl
+    0.9.1's ``ppo_trainer`` config (the reward's settings, which do not, are :func:`reward_overrides`)."""
     alg, roll, opt, v = config.algorithm, config.rollout, config.optim, config.verl
     loss_agg = {
         "grpo": "seq-mean-token-mean",
@@ -218,7 +199,7 @@ def verl_overrides(
     if alg.resolved_sampling_level() == "sequence":
         actor["policy_loss"] = {"loss_mode": "gspo"}
     model: dict[str, Any] = {
-        "path": config.model.name,
+        "path": model_path or config.model.name,
         "enable_gradient_checkpointing": config.model.gradient_checkpointing,
         "use_remove_padding": True,
     }
@@ -269,8 +250,12 @@ def verl_overrides(
             },
             "ref": {"log_prob_micro_batch_size_per_gpu": v.log_prob_micro_batch_size_per_gpu},
         },
-        "reward_model": {"reward_manager": "batch"},
-        "custom_reward_function": {"path": reward_file, "name": "compute_score_batch"},
+        # Where verl 0.9 reads the reward (the legacy top-level custom_reward_function /
+        # reward_model.reward_manager keys are not read by its trainer).
+        "reward": {
+            "reward_manager": {"name": "naive"},
+            "custom_reward_function": {"path": MODULE_PATH, "name": REWARD_FUNCTION},
+        },
         "trainer": {
             "project_name": config.logging.project,
             "experiment_name": config.name,
@@ -289,45 +274,82 @@ def verl_overrides(
     if config.schedule.max_steps is not None:
         settings["trainer"]["total_training_steps"] = config.schedule.max_steps
     if alg.name == "dapo" and alg.dynamic_filtering:
-        # verl's DAPO recipe: keep groups whose metric has a spread; refill in generation batches.
-        settings["algorithm"]["filter_groups"] = {
-            "enable": True,
-            "metric": "score",
-            "max_num_gen_batches": alg.filter_max_tries,
-        }
-        data["gen_batch_size"] = alg.filter_refill_prompts or roll.prompts_per_step
+        # verl 0.9's V1 trainer (behind main_ppo): the replay buffer drops groups whose reward has
+        # no spread and refills them. It ignores max_num_gen_batches and data.gen_batch_size (it
+        # refills prompt by prompt), so neither is set.
+        settings["algorithm"]["filter_groups"] = {"enable": True, "metric": "reward"}
     return settings
 
 
-def _entry_point(config: TrainConfig) -> list[str]:
-    if config.algorithm.name == "dapo" and config.algorithm.dynamic_filtering:
-        return ["python3", "-m", "recipe.dapo.main_dapo"]
-    return ["python3", "-m", "verl.trainer.main_ppo"]
+def reward_overrides(config: TrainConfig) -> list[str]:
+    """``+reward.custom_reward_function.reward_kwargs.<field>=<value>`` for every reward setting
+    (the ``+`` because verl's config has no such keys); the reward reads them as keyword arguments."""
+    data = config.reward.reward_config().model_dump(mode="json", exclude_none=True)
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                out.append(
+                    f"+reward.custom_reward_function.reward_kwargs.{key}.{sub}={_hydra_value(subvalue)}"
+                )
+        else:
+            out.append(f"+reward.custom_reward_function.reward_kwargs.{key}={_hydra_value(value)}")
+    return out
+
+
+_PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:")
 
 
 def _hydra_value(value: Any) -> str:
+    """A value in hydra's override grammar (strings quoted unless plainly safe)."""
     if isinstance(value, bool):
         return "True" if value else "False"
     if value is None:
         return "null"
     if isinstance(value, list):
-        return "[" + ",".join(_hydra_value(v) if not isinstance(v, str) else f"'{v}'" for v in value) + "]"
+        return "[" + ",".join(_hydra_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        if value and set(value) <= _PLAIN and value.lower() not in ("true", "false", "null"):
+            try:
+                float(value)
+            except ValueError:
+                return value
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return str(value)
 
 
-def write_reward_file(run_dir: Path, config: TrainConfig) -> tuple[Path, Path]:
-    """Write ``reward.yaml`` and ``medix_reward.py`` (verl's compute_score signature)."""
+def write_reward_config(run_dir: Path, config: TrainConfig) -> Path:
+    """Write ``reward.yaml``: the RewardConfig fields, weights included (read by EasyR1's drop-in
+    through ``MEDIX_R1_REWARD_CONFIG`` and by people; verl gets the same settings inline)."""
     reward_yaml = run_dir / "reward.yaml"
     data = config.reward.reward_config().model_dump(mode="json")
-    data["weights"] = config.reward.weights
     reward_yaml.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    reward_py = run_dir / "medix_reward.py"
-    reward_py.write_text(REWARD_FILE_TEMPLATE.format(config_name=reward_yaml.name), encoding="utf-8")
-    return reward_py, reward_yaml
+    return reward_yaml
+
+
+def materialize_model(config: TrainConfig, run_dir: Path) -> str:
+    """The model path verl should load: a built-in model (tiny-qwen2-vl, demo-vlm...) is built here
+    and copied into ``run_dir/model`` (verl would look its name up on the hub); a folder becomes
+    absolute; a hub id is kept."""
+    from medix_r1.models.registry import resolve_model_spec
+
+    spec = resolve_model_spec(config.model.name)
+    if spec.kind == "local":
+        return spec.location
+    if spec.kind == "hub":
+        return spec.location
+    target = run_dir / "model"
+    if not (target / "config.json").is_file():
+        source = Path(spec.materialize())
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target)
+    return str(target)
 
 
 def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> VerlRun:
-    """Export data, reward file and settings for ``config`` into its run folder (see module docstring)."""
+    """Export data, model, reward settings and the command for ``config`` into its run folder (see
+    the module docstring)."""
     from medix_r1.rewards.presets import get_preset as get_reward_preset
     from medix_r1.training.config import config_to_yaml
     from medix_r1.training.dataset import load_training_records
@@ -352,22 +374,24 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
             seed=config.data.seed,
         )
         val_parquet = export_verl_parquet(val_records, run_dir / "data" / "val.parquet", config, fmt, "val")
-    reward_py, reward_yaml = write_reward_file(run_dir, config)
+    reward_yaml = write_reward_config(run_dir, config)
+    model_path = materialize_model(config, run_dir)
     settings = verl_overrides(
         config,
         train_file=str(train_parquet),
         val_file=str(val_parquet) if val_parquet else None,
-        reward_file=str(reward_py),
+        model_path=model_path,
     )
     overrides_file = run_dir / "verl_overrides.yaml"
     overrides_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     flat: dict[str, Any] = {}
     _flatten("", settings, flat)
-    command = [
-        *_entry_point(config),
+    overrides = [
         *(f"{k}={_hydra_value(v)}" for k, v in flat.items()),
+        *reward_overrides(config),
         *config.verl.extra,
     ]
+    command = ["python3", "-m", ENTRY_POINT, *overrides]
     if config.verl.ray_address:
         command = [
             "ray",
@@ -379,37 +403,150 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
             *command,
         ]
     launch = run_dir / "launch.sh"
-    body = " \\\n    ".join(shlex.quote(p) for p in command)
+    # ${PYTHON:-python3}: `--launch` runs it with the interpreter that passed the preflight.
+    python_at = command.index("python3")
+    body = " \\\n    ".join(
+        '"${PYTHON:-python3}"' if i == python_at else shlex.quote(p) for i, p in enumerate(command)
+    )
     launch.write_text(
-        "#!/bin/bash\n# Written by `medix-r1 train --backend verl`. Start Ray on every node first (see docs/training.md).\n"
-        f"set -euo pipefail\nexport PYTHONUNBUFFERED=1\n{body}\n",
+        "#!/bin/bash\n# Written by `medix-r1 train --backend verl` for verl 0.9.x. Start Ray on every node "
+        "first (see docs/training.md).\n# Extra arguments go to verl: `bash launch.sh --cfg job` prints "
+        "the composed config without starting anything.\nset -euo pipefail\nexport PYTHONUNBUFFERED=1\n"
+        f'{body} \\\n    "$@"\n',
         encoding="utf-8",
     )
     launch.chmod(0o755)
+    from medix_r1.integrations.easyr1 import drop_in_script  # the one source of the EasyR1 line
+
     easyr1 = run_dir / "easyr1_reward.sh"
-    easyr1.write_text(
-        "# EasyR1 drop-in: replace the published reward file in the MediX-R1 training scripts with ours.\n"
-        f"export MEDIX_R1_REWARD_CONFIG={shlex.quote(str(reward_yaml))}\n"
-        "MEDIX_REWARD=$(python3 -c 'import medix_r1.integrations.easyr1 as m; print(m.__file__)')\n"
-        "# then, in the python3 -m verl.trainer.main command of the EasyR1 script:\n"
-        "#     worker.reward.reward_type=batch \\\n"
-        "#     worker.reward.reward_function=${MEDIX_REWARD}:compute_score \\\n",
-        encoding="utf-8",
-    )
+    easyr1.write_text(drop_in_script(config.reward.reward_config(), reward_yaml), encoding="utf-8")
     return VerlRun(
-        run_dir, train_parquet, val_parquet, reward_py, reward_yaml, overrides_file, launch, command
+        run_dir,
+        train_parquet,
+        val_parquet,
+        reward_yaml,
+        overrides_file,
+        launch,
+        command,
+        model_path,
+        rollout_name=config.verl.rollout_name,
+        ray_address=config.verl.ray_address,
+        overrides=overrides,
     )
+
+
+def _installed_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("+")[0].split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+#: What verl.trainer.main_ppo imports before and right after Ray starts (0.9.1: TaskRunnerV1.run).
+_TRAINER_IMPORTS = (
+    "import verl.trainer.main_ppo, transfer_queue; "
+    "from verl.trainer.ppo.v1 import get_trainer_cls; get_trainer_cls('sync')"
+)
+
+
+def _trainer_import_failure() -> str | None:
+    """The last line of the error when the trainer's imports fail in a fresh interpreter, else None."""
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAINER_IMPORTS], capture_output=True, text=True, check=False
+    )
+    if result.returncode == 0:
+        return None
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit status {result.returncode}"
+
+
+def preflight(run: VerlRun) -> list[str]:
+    """What would stop ``run`` before or right after Ray starts: the entry point, the trainer's
+    imports, the rollout engine and the model path. Returns the problems (empty: ready); imports
+    nothing heavy and starts nothing."""
+    problems: list[str] = []
+    base = "pip install 'medix-r1[verl]'"
+    engine_extra = f"pip install 'medix-r1[verl-{run.rollout_name}]'"
+    version = _installed_version("verl")
+    if version is None or importlib.util.find_spec("verl") is None:
+        problems.append(
+            f"entry point {ENTRY_POINT}: the Python package 'verl' is not installed ({base}; "
+            f"tested: verl{','.join(TESTED_VERL)})"
+        )
+    else:
+        if not (_version_tuple("0.9.1") <= _version_tuple(version) < _version_tuple("0.10")):
+            problems.append(
+                f"verl {version} is installed; this export is written for verl{','.join(TESTED_VERL)} "
+                f"(pip install 'verl{','.join(TESTED_VERL)}')"
+            )
+        if importlib.util.find_spec(ENTRY_POINT) is None:
+            problems.append(f"entry point {ENTRY_POINT} is missing from verl {version} ({base})")
+    # The 0.9 trainer (TaskRunnerV1) imports transfer_queue when it starts; RLHFDataset needs
+    # qwen_vl_utils (and torchvision) to put the images into the prompt.
+    missing = []
+    for module, package in (("transfer_queue", "TransferQueue"), ("qwen_vl_utils", "qwen-vl-utils")):
+        if importlib.util.find_spec(module) is None:
+            missing.append(module)
+            problems.append(
+                f"trainer import {module!r} is missing (package {package}; {base} installs verl[verl-core])"
+            )
+    if version is not None and not missing:
+        failure = _trainer_import_failure()
+        if failure:
+            problems.append(f"the trainer does not import: {failure}")
+    if importlib.util.find_spec("torchvision") is None:
+        problems.append(
+            "trainer import 'torchvision' is missing: verl's RLHFDataset drops every image row without it "
+            f"({engine_extra} brings the matching torch/torchvision)"
+        )
+    if importlib.util.find_spec(run.rollout_name) is None:
+        problems.append(
+            f"rollout engine {run.rollout_name!r} (actor_rollout_ref.rollout.name) is not installed "
+            f"({engine_extra})"
+        )
+    model = run.model_path
+    looks_local = model.startswith(("/", ".", "~")) or os.path.isabs(model)
+    if looks_local:
+        if not (Path(model).expanduser() / "config.json").is_file():
+            problems.append(f"model path {model}: no config.json there (set model.name to a model folder)")
+    elif os.environ.get("HF_HUB_OFFLINE") == "1":
+        problems.append(
+            f"model path {model!r} is a hub id but HF_HUB_OFFLINE=1: download it first "
+            "(huggingface-cli download) and set model.name to the folder"
+        )
+    if run.ray_address is None:
+        try:
+            import torch
+
+            cuda = torch.cuda.is_available()
+        except ImportError:
+            cuda = False
+        if not cuda:
+            problems.append(
+                "no CUDA device on this machine: verl's actor and rollout need GPUs "
+                "(run on a GPU node, or set verl.ray_address to submit to a cluster)"
+            )
+    return problems
 
 
 def launch_verl(run: VerlRun) -> int:
-    """Run the launch script (needs verl installed: ``pip install 'medix-r1[verl]'``)."""
-    import importlib.util
+    """Check :func:`preflight`, then run the launch script with this interpreter.
 
-    from medix_r1.models.extras import MissingExtraError
-
-    if importlib.util.find_spec("verl") is None:
-        raise MissingExtraError(
-            "launching verl needs the Python package 'verl', which is not installed. Install it with: "
-            f"pip install 'medix-r1[verl]' (GPU nodes), or run {run.launch_script} where verl is installed"
-        )
-    return subprocess.call(["bash", str(run.launch_script)], cwd=str(run.run_dir))
+    Raises:
+        VerlPreflightError: one message naming every missing piece; nothing was started.
+    """
+    problems = preflight(run)
+    if problems:
+        raise VerlPreflightError(problems)
+    env = {**os.environ, "PYTHON": sys.executable}
+    return subprocess.call(["bash", str(run.launch_script)], cwd=str(run.run_dir), env=env)
