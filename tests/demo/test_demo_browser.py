@@ -106,3 +106,80 @@ def test_an_example_fills_the_inputs_and_answers(page, fake_server):
     )
     page.get_by_role("button", name="Ask", exact=True).click()
     page.wait_for_function("document.querySelector('#reasoning textarea').value.includes('128x128')")
+
+
+# -- the quickstart checkpoint (after `make demo`) -------------------------------------------------
+
+
+def _quickstart_checkpoint() -> Path:
+    """``$MEDIX_R1_QUICKSTART_RUN`` (default ``runs/quickstart`` in the repository) / ``final``."""
+    root = Path(
+        os.environ.get("MEDIX_R1_QUICKSTART_RUN")
+        or Path(__file__).resolve().parents[2] / "runs" / "quickstart"
+    )
+    final = root / "final"
+    if not (final / "config.json").is_file():
+        pytest.skip(
+            f"no quickstart checkpoint at {final}: run `make demo` first (about 15 minutes on 2 cores)"
+        )
+    return final
+
+
+def _expected_tags(samples) -> dict[str, str]:
+    """Example label -> the modality tag of its image: from the sample set's own records (and the
+    DICOM file's ``Modality`` header for the DICOM example), not from this test."""
+    import json
+
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+
+    from medix_r1.demo.app import DEMO_EXAMPLES
+    from medix_r1.modality import resolve_modality
+
+    by_image = {}
+    for line in (samples.root / "train.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        by_image[Path(record["image"][0]).name] = record["modality"]
+    tags = {e.label: by_image[e.image] for e in DEMO_EXAMPLES if e.image in by_image}
+    header = dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    tags["Body CT (DICOM file)"] = resolve_modality(header.Modality).tag
+    return tags
+
+
+@pytest.mark.slow
+def test_the_quickstart_checkpoint_names_the_modality_of_most_examples(page, samples):
+    """After `make demo`, the demo on the quickstart's trained policy names the right modality tag
+    for most bundled examples (clicked in the page, answered by the model). Keeps a screenshot of
+    the last answer at ``$MEDIX_R1_ARTIFACTS/demo-quickstart.png`` and prints every answer."""
+    import socket
+
+    from medix_r1.demo import TransformersAnswerer, build_app, launch
+
+    checkpoint = _quickstart_checkpoint()
+    expected = _expected_tags(samples)
+    app = build_app(TransformersAnswerer(checkpoint), examples_dir=samples.root)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch(app, port=port, block=False, quiet=True)
+    answers: dict[str, str] = {}
+    try:
+        for label, tag in expected.items():
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            page.get_by_role("button", name=label).click()
+            page.locator("#preview img").wait_for()
+            page.get_by_role("button", name="Ask", exact=True).click()
+            page.wait_for_function(
+                "document.querySelector('#modality textarea').value.length > 0", timeout=60_000
+            )
+            answers[label] = _field(page, "modality")
+            print(f"{label} (expected {tag}): modality {answers[label]!r}; answer {_field(page, 'answer')!r}")
+        page.wait_for_timeout(1000)
+        shot = _artifact_path().with_name("demo-quickstart.png")
+        page.screenshot(path=str(shot), full_page=True)
+    finally:
+        app.close()
+    right = [label for label, tag in expected.items() if answers[label].startswith(tag)]
+    assert len(expected) == 8
+    assert len(right) > len(expected) / 2, f"right modality for {right} only; answers {answers}"
+    assert shot.stat().st_size > 10_000

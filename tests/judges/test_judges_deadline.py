@@ -92,6 +92,9 @@ def test_reward_config_deadline_reaches_the_reward(silent_judge) -> None:
     assert time.monotonic() - started < 5
     skipping = build_reward_from_config(RewardConfig(**options, on_judge_error="skip"))
     rows = skipping.score(responses, [SOL] * 8)
-    assert all(row["accuracy_llm"] is None and row["overall"] is None for row in rows)
+    assert all(row["accuracy_llm"] is None for row in rows)
+    # the one unscored policy (README): the skipped judge adds nothing, the rest is not re-scaled
+    assert [row["overall"] for row in rows] == [skipping.combine(row) for row in rows]
+    assert all(row["overall"] < 1.0 for row in rows)
     assert all(row["format"] == 1.0 and row["modality"] == 1.0 for row in rows)
     assert skipping.component("accuracy_llm").unscored == 8

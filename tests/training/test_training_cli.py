@@ -147,6 +147,8 @@ def test_quickstart_pieces_at_toy_scale(tiny_model_dir, sample_files, tmp_path):
         "heldout_before",
         "heldout_after",
         "heldout_warmstart",
+        "heldout_majority",
+        "train_after",
         "peak_memory_mb",
         "reward_share_of_step_time",
         "targets_met",
@@ -154,6 +156,16 @@ def test_quickstart_pieces_at_toy_scale(tiny_model_dir, sample_files, tmp_path):
         assert key in summary, key
     assert summary["steps"] == 2
     assert set(summary["heldout_before"]) >= {"modality", "answer"}
+    assert set(summary["train_after"]) >= {"modality", "answer"} and summary["train_after"]["n"] == 24
+    assert 0 < summary["heldout_majority"] <= 1
+    assert set(summary["targets_met"]) == {
+        "time",
+        "memory",
+        "reward_rise",
+        "modality_after",
+        "modality_above_majority",
+        "train_modality_after",
+    }
     for name in ("metrics.jsonl", "reward_curves.png", "report.md", "summary.json"):
         assert (tmp_path / "qs" / name).is_file(), name
     report = (tmp_path / "qs" / "report.md").read_text()

@@ -73,18 +73,7 @@ def demo(
 
     The page's Ask button is also the `ask` API endpoint. Research prototype, not for clinical use.
     """
-    from medix_r1.demo import AnswerError, launch, make_answerer, plain_prompt
-    from medix_r1.demo.backends import DEFAULT_MAX_NEW_TOKENS, MedixPrompt, default_model
-    from medix_r1.models.extras import MissingExtraError
-    from medix_r1.models.runs import run_instruction
-
-    if backend is None:
-        chosen = [
-            name for name, given in (("openai", base_url), ("gguf", gguf), ("transformers", model)) if given
-        ]
-        if len(chosen) > 1:
-            _fail("give only one of --model, --base-url and --gguf")
-        backend = chosen[0] if chosen else "transformers"
+    backend = _pick_backend(backend, model, base_url, gguf)
     if prompt not in ("medix", "plain"):
         _fail(f"--prompt {prompt!r}: choose medix or plain")
     if think_tag not in (None, "thinking", "think"):
@@ -95,30 +84,78 @@ def demo(
     if problem:
         _fail(problem)
     if backend == "transformers":
+        from medix_r1.demo.backends import default_model
+
         model = model or default_model()
+    common = {"prompt_builder": _prompt_builder(backend, prompt, model, think_tag)}
+    common["max_new_tokens"] = max_new_tokens
+    options = _backend_options(backend, model, base_url, model_name, api_key_env, gguf, mmproj, common)
+    _launch(backend, options, host=host, port=port, share=share)
+
+
+def _pick_backend(backend: str | None, model: str | None, base_url: str | None, gguf: str | None) -> str:
+    """``--backend``, else the one the other options name (transformers when none does)."""
+    if backend is not None:
+        return backend
+    chosen = [
+        name for name, given in (("openai", base_url), ("gguf", gguf), ("transformers", model)) if given
+    ]
+    if len(chosen) > 1:
+        _fail("give only one of --model, --base-url and --gguf")
+    return chosen[0] if chosen else "transformers"
+
+
+def _prompt_builder(backend: str, prompt: str, model: str | None, think_tag: str | None) -> object:
+    """How a question is put to the model: plain, or the MediX instruction (a training run's own
+    template and tags for a run's checkpoint)."""
+    from medix_r1.demo import plain_prompt
+    from medix_r1.demo.backends import MedixPrompt
+
     if prompt == "plain":
-        builder = plain_prompt
-    elif backend == "transformers":  # a run's checkpoint is asked with that run's template and tags
-        builder = run_instruction(model, think_tag=think_tag)
-    else:
-        builder = MedixPrompt(think_tag or "thinking")
-    common = {"prompt_builder": builder, "max_new_tokens": max_new_tokens or DEFAULT_MAX_NEW_TOKENS}
+        return plain_prompt
+    if backend == "transformers":
+        from medix_r1.models.runs import run_instruction
+
+        return run_instruction(model, think_tag=think_tag)
+    return MedixPrompt(think_tag or "thinking")
+
+
+def _backend_options(
+    backend: str,
+    model: str | None,
+    base_url: str | None,
+    model_name: str | None,
+    api_key_env: str,
+    gguf: str | None,
+    mmproj: str | None,
+    common: dict[str, object],
+) -> dict[str, object]:
+    """The keyword arguments of ``make_answerer`` for the backend (a message when one is missing)."""
+    from medix_r1.demo.backends import DEFAULT_MAX_NEW_TOKENS
+
+    common = {**common, "max_new_tokens": common.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS}
     if backend == "openai":
         if not base_url or not model_name:
             _fail(
                 "the openai backend needs --base-url URL and --model-name NAME (the name the server serves)"
             )
-        options = {"base_url": base_url, "model_name": model_name, "api_key_env": api_key_env, **common}
-    elif backend == "gguf":
+        return {"base_url": base_url, "model_name": model_name, "api_key_env": api_key_env, **common}
+    if backend == "gguf":
         if not gguf:
             _fail("the gguf backend needs --gguf FILE (and --mmproj FILE to see images)")
-        options = {"model_path": gguf, "mmproj": mmproj, **common}
-    elif backend == "transformers":
-        options = {"model": model, **common}
-    elif backend == "fake":
-        options = {}
-    else:
-        _fail(f"--backend {backend!r}: choose transformers, openai, gguf or fake")
+        return {"model_path": gguf, "mmproj": mmproj, **common}
+    if backend == "transformers":
+        return {"model": model, **common}
+    if backend == "fake":
+        return {}
+    _fail(f"--backend {backend!r}: choose transformers, openai, gguf or fake")
+    return {}
+
+
+def _launch(backend: str, options: dict[str, object], *, host: str, port: int, share: bool) -> None:
+    from medix_r1.demo import AnswerError, launch, make_answerer
+    from medix_r1.models.extras import MissingExtraError
+
     try:
         answerer = make_answerer(backend, **options)
         typer.echo(f"model: {answerer.describe()} (loading...)", err=True)

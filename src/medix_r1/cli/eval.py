@@ -9,28 +9,13 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from medix_r1.evaluation.config import EvalConfig
+
 app = typer.Typer(help="Evaluate a model on the MediX-R1 suite with an LLM judge.", no_args_is_help=True)
-
-#: The judge's key has its own variable: the candidate's OPENAI_API_KEY never goes to the judge host.
-JUDGE_KEY_ENV = "MEDIX_JUDGE_API_KEY"
-
-
-def _check_names(model: str, base_url: str | None, judge_url: str | None) -> None:
-    """Refuse an empty model name and URLs that are not http(s) before anything starts."""
-    from medix_r1.evaluation.files import model_dirname
-
-    if not model.strip():
-        raise _fail("--model is empty: give the candidate's served name (it also names OUT/<model>/)")
-    try:
-        model_dirname(model)
-    except ValueError as exc:
-        raise _fail(f"--model {model!r}: {exc}") from None
-    for flag, url in (("--base-url", base_url), ("--judge-url", judge_url)):
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise _fail(f"{flag} {url!r}: expected an http:// or https:// URL, e.g. http://localhost:8000/v1")
 
 
 def _key_notes(candidate_env: str | None, base_url: str | None, judge_env: str, judge_url: str) -> None:
@@ -90,292 +75,108 @@ class _Progress:
             )
 
 
-def _wants_no_think(model: str, url: str | None) -> bool:
-    """Disable the judge's thinking through the chat template (vLLM) unless it is OpenAI's API."""
-    return not (
-        model.startswith(("gpt", "o1", "o3", "o4")) or (url or "").startswith("https://api.openai.com")
-    )
+def _opt(field: str, *flags: str, **kwargs: Any) -> Any:
+    """A ``typer.Option`` whose default and help are the :class:`EvalConfig` field's (one source)."""
+    info = EvalConfig.model_fields[field]
+    default = ... if info.is_required() else info.default
+    if isinstance(default, tuple):  # --phases is typed as one comma-separated string
+        default = ",".join(default)
+    return typer.Option(default, *flags, help=info.description, **kwargs)
+
+
+# One option per EvalConfig field; names and defaults exactly as `eval run` has always had them.
+_MODEL = _opt("model", "--model")
+_TASKS = _opt("tasks", "--tasks")
+_OUT = _opt("out", "--out")
+_BACKEND = _opt("backend", "--backend")
+_BASE_URL = _opt("base_url", "--base-url")
+_MODEL_PATH = _opt("model_path", "--model-path")
+_API_KEY_ENV = _opt("api_key_env", "--api-key-env")
+_SERVE = _opt("serve", "--serve")
+_TP = _opt("tensor_parallel_size", "--tensor-parallel-size", min=1)
+_JUDGE_URL = _opt("judge_url", "--judge-url")
+_JUDGE_MODEL = _opt("judge_model", "--judge-model")
+_JUDGE_BACKEND = _opt("judge_backend", "--judge-backend")
+_JUDGE_KEY = _opt("judge_api_key_env", "--judge-api-key-env")
+_JUDGE_ROUNDS = _opt("judge_rounds", "--judge-rounds", min=1)
+_JUDGE_REASKS = _opt("judge_reasks", "--judge-reasks", min=0)
+_JUDGE_THINKING = _opt("judge_thinking", "--judge-thinking/--no-judge-thinking")
+_PHASES = _opt("phases", "--phases")
+_CONCURRENCY = _opt("concurrency", "--concurrency", min=1)
+_LIMIT = _opt("limit", "--limit", min=1)
+_SYSTEM_PROMPT = _opt("system_prompt", "--system-prompt")
+_PROMPT = _opt("prompt", "--prompt")
+_THINK_TAG = _opt("think_tag", "--think-tag")
+_MAX_TOKENS = _opt("max_tokens", "--max-tokens", min=1)
+_TIMEOUT = _opt("timeout_s", "--timeout", min=0.001)
+_MAX_RETRIES = _opt("max_retries", "--max-retries", min=0)
+_TOKEN_LIMIT = _opt("token_limit_param", "--token-limit-param")
+_REDO = _opt("redo_changed", "--redo-changed")
+_RETRY = _opt("retry_failed", "--retry-failed")
+_NO_REPORT = typer.Option(False, "--no-report", help="Skip report.md / report.html / plot.")
+_YES_NO = _opt("yes_no_choices", "--yes-no-choices")
+_STRICT = _opt("strict_verdicts", "--strict-verdicts")
+_FORCE_THINK = _opt("force_think", "--force-think")
 
 
 @app.command("run")
 def run(
-    model: str = typer.Option(
-        ..., "--model", help="Candidate model name (served name, and the results folder name)."
-    ),
-    tasks: str = typer.Option(
-        "medix17", "--tasks", help="medix17 | llm | vlm | mini[:DIR] | names (comma-separated) | TASKS.yaml"
-    ),
-    out: Path = typer.Option(Path("results"), "--out", help="Output folder; files go to OUT/<model>/."),
-    backend: str = typer.Option(
-        "openai", "--backend", help="Candidate backend: openai | transformers | fake."
-    ),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="Candidate's OpenAI-compatible URL (openai backend)."
-    ),
-    model_path: str | None = typer.Option(
-        None, "--model-path", help="Local model folder (transformers backend)."
-    ),
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY",
-        "--api-key-env",
-        help="Environment variable with the candidate endpoint's key (sent to --base-url only).",
-    ),
-    serve: bool = typer.Option(
-        False, "--serve", help="Start `vllm serve --model` for the candidate (GPU extra)."
-    ),
-    tensor_parallel_size: int = typer.Option(
-        1, "--tensor-parallel-size", min=1, help="vLLM tensor parallelism with --serve."
-    ),
-    judge_url: str | None = typer.Option(None, "--judge-url", help="Judge's OpenAI-compatible URL."),
-    judge_model: str = typer.Option(
-        "Qwen/Qwen3-14B", "--judge-model", help="Judge model (published: Qwen/Qwen3-14B)."
-    ),
-    judge_backend: str = typer.Option(
-        "openai", "--judge-backend", help="openai | fake (a deterministic stand-in, offline demos only)."
-    ),
-    judge_api_key_env: str = typer.Option(
-        JUDGE_KEY_ENV,
-        "--judge-api-key-env",
-        help="Environment variable with the judge endpoint's key (sent to --judge-url only; a separate "
-        "variable from the candidate's so one key never reaches both hosts).",
-    ),
-    judge_rounds: int = typer.Option(
-        3, "--judge-rounds", min=1, help="Judge rounds per sample in one conversation (published: 3)."
-    ),
-    judge_reasks: int = typer.Option(
-        2, "--judge-reasks", min=0, help="Re-asks after unreadable judge replies before judge_failed."
-    ),
-    judge_thinking: bool = typer.Option(
-        False, "--judge-thinking/--no-judge-thinking", help="Let the judge think (published: off)."
-    ),
-    phases: str = typer.Option(
-        "generate,judge,score", "--phases", help="Comma-separated: generate, judge, score."
-    ),
-    concurrency: int = typer.Option(
-        64, "--concurrency", min=1, help="Samples in flight (each endpoint gets this many connections)."
-    ),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N samples of each task."),
-    system_prompt: str | None = typer.Option(
-        None, "--system-prompt", help="System prompt (published: none)."
-    ),
-    prompt: str = typer.Option(
-        "plain",
-        "--prompt",
-        help="plain: the question exactly as the published protocol sends it; medix: the MediX training "
-        "instruction, the image, then the question (a training run's own template for --model-path).",
-    ),
-    think_tag: str | None = typer.Option(
-        None,
-        "--think-tag",
-        help="With --prompt medix: the reasoning tag the model was trained with (thinking or think; "
-        "default: the training run's, else thinking).",
-    ),
-    max_tokens: int = typer.Option(
-        2048, "--max-tokens", min=1, help="Candidate's max new tokens (published: 2048)."
-    ),
-    timeout_s: float = typer.Option(
-        180.0, "--timeout", min=0.001, help="Seconds per request before a retry."
-    ),
-    max_retries: int = typer.Option(
-        4, "--max-retries", min=0, help="Retries per request on 429 / 5xx / timeouts."
-    ),
-    token_limit_param: str = typer.Option(
-        "max_tokens",
-        "--token-limit-param",
-        help="Request field for the reply-length limit: max_tokens (vLLM, SGLang) or max_completion_tokens "
-        "(servers that want OpenAI's newer name).",
-    ),
-    redo_changed: bool = typer.Option(
-        False, "--redo-changed", help="Drop and redo rows whose data, prompt or settings changed."
-    ),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Judge judge_failed samples again."),
-    no_report: bool = typer.Option(False, "--no-report", help="Skip report.md / report.html / plot."),
-    yes_no_choices: bool = typer.Option(
-        False,
-        "--yes-no-choices",
-        help="Show a task's unquoted yes / no options as the words (changes PubMedQA scores; published: "
-        "True / False, as YAML reads them).",
-    ),
-    strict_verdicts: bool = typer.Option(
-        False,
-        "--strict-verdicts",
-        help="Accept only the judge scores the prompt offers (0/1, whole 0-5); others are re-asked "
-        "(can change scores; published: any number, half points included).",
-    ),
-    force_think: bool = typer.Option(
-        False, "--force-think", help="Append ' <think>' to the question (the published FORCE_THINK=1)."
-    ),
+    model: str = _MODEL,
+    tasks: str = _TASKS,
+    out: Path = _OUT,
+    backend: str = _BACKEND,
+    base_url: str | None = _BASE_URL,
+    model_path: str | None = _MODEL_PATH,
+    api_key_env: str = _API_KEY_ENV,
+    serve: bool = _SERVE,
+    tensor_parallel_size: int = _TP,
+    judge_url: str | None = _JUDGE_URL,
+    judge_model: str = _JUDGE_MODEL,
+    judge_backend: str = _JUDGE_BACKEND,
+    judge_api_key_env: str = _JUDGE_KEY,
+    judge_rounds: int = _JUDGE_ROUNDS,
+    judge_reasks: int = _JUDGE_REASKS,
+    judge_thinking: bool = _JUDGE_THINKING,
+    phases: str = _PHASES,
+    concurrency: int = _CONCURRENCY,
+    limit: int | None = _LIMIT,
+    system_prompt: str | None = _SYSTEM_PROMPT,
+    prompt: str = _PROMPT,
+    think_tag: str | None = _THINK_TAG,
+    max_tokens: int = _MAX_TOKENS,
+    timeout_s: float = _TIMEOUT,
+    max_retries: int = _MAX_RETRIES,
+    token_limit_param: str = _TOKEN_LIMIT,
+    redo_changed: bool = _REDO,
+    retry_failed: bool = _RETRY,
+    no_report: bool = _NO_REPORT,
+    yes_no_choices: bool = _YES_NO,
+    strict_verdicts: bool = _STRICT,
+    force_think: bool = _FORCE_THINK,
 ) -> None:
     """Generate, judge and score (any subset of the phases; re-running resumes)."""
-    from medix_r1.evaluation import (
-        EvalRunError,
-        FakeGenerator,
-        JudgeProtocol,
-        OpenAIGenerator,
-        StaleResultsError,
-        TaskConfigError,
-        TransformersGenerator,
-        fake_judge_reply,
-        resolve_tasks,
-        run_eval,
-    )
-    from medix_r1.evaluation.runner import PHASES
+    flags = dict(locals())
+    flags["reports"] = not flags.pop("no_report")
+    config = EvalConfig.build(**flags)
+    if config.judges and config.judge_backend == "openai" and config.judge_url:
+        candidate_env = config.api_key_env if config.generates and config.backend == "openai" else None
+        _key_notes(candidate_env, config.base_url, config.judge_api_key_env, config.judge_url)
+    _print_result(_run_config(config))
 
-    _check_names(model, base_url, judge_url)
-    chosen = tuple(p.strip() for p in phases.split(",") if p.strip())
-    bad = [p for p in chosen if p not in PHASES]
-    if bad or not chosen:
-        raise _fail(f"--phases {phases!r}: choose from {', '.join(PHASES)}")
-    from medix_r1.judges.openai import TOKEN_LIMIT_PARAMS
-    from medix_r1.models.runs import run_instruction
 
-    if prompt not in ("plain", "medix"):
-        raise _fail(f"--prompt {prompt!r}: choose plain or medix")
-    if think_tag not in (None, "thinking", "think"):
-        raise _fail(f"--think-tag {think_tag!r}: choose thinking or think")
-    if force_think and backend != "openai":
-        raise _fail("--force-think applies to the openai backend (the published harness's only one)")
-    if token_limit_param not in TOKEN_LIMIT_PARAMS:
-        raise _fail(f"--token-limit-param {token_limit_param!r}: choose {' or '.join(TOKEN_LIMIT_PARAMS)}")
-    # A local checkpoint of a training run is asked with that run's instruction template and tags.
-    instruction = (
-        run_instruction(model_path if backend == "transformers" else None, think_tag)
-        if prompt == "medix"
-        else None
-    )
+def _run_config(config: EvalConfig) -> Any:
+    """The library run; a run error gets the offline hint when the hub is off."""
+    from medix_r1.errors import MedixError
+    from medix_r1.evaluation.runner import run_configured
+
     try:
-        task_specs = resolve_tasks(tasks)
-    except (TaskConfigError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-
-    server = None
-    clients: dict[str, object] = {}
-
-    def client_for(url: str, served_model: str, key_env: str) -> object:
-        from medix_r1.judges.openai import OpenAIChatClient
-
-        if url not in clients:  # one client (and one limit) per endpoint
-            clients[url] = OpenAIChatClient(
-                url,
-                served_model,
-                api_key_env=key_env,
-                timeout_s=timeout_s,
-                max_retries=max_retries,
-                concurrency=concurrency,
-                token_limit_param=token_limit_param,
-            )
-        return clients[url]
-
-    generator = None
-    if "generate" in chosen:
-        if backend == "openai":
-            if serve:
-                from medix_r1.evaluation.vllm import VLLMServer
-
-                try:
-                    server = VLLMServer(
-                        model,
-                        tensor_parallel_size=tensor_parallel_size,
-                        log_path=out / "logs" / "vllm_candidate.log",
-                    ).start()
-                except (ImportError, RuntimeError, TimeoutError) as exc:
-                    raise _fail(str(exc)) from None
-                base_url = server.base_url
-            if not base_url:
-                raise _fail(
-                    "the openai backend needs --base-url (or --serve to start vLLM, or --backend fake / transformers)"
-                )
-            generator = OpenAIGenerator(
-                client_for(base_url, model, api_key_env),
-                model=model,
-                system_prompt=system_prompt,
-                max_tokens=max_tokens,
-                instruction=instruction,
-                force_think=force_think,
-            )
-        elif backend == "transformers":
-            if not model_path:
-                raise _fail("--backend transformers needs --model-path")
-            generator = TransformersGenerator(
-                model_path, system_prompt=system_prompt, max_tokens=max_tokens, instruction=instruction
-            )
-        elif backend == "fake":
-            generator = FakeGenerator()
-        else:
-            raise _fail(f"--backend {backend!r}: choose openai, transformers or fake")
-
-    judge = None
-    if "judge" in chosen:
-        if judge_backend == "fake":
-            from medix_r1.judges.fake import FakeChatBackend
-
-            judge = JudgeProtocol(
-                FakeChatBackend(fake_judge_reply),
-                model="fake-judge",
-                rounds=judge_rounds,
-                max_reasks=judge_reasks,
-            )
-        elif judge_backend == "openai":
-            # Published judge settings: thinking off (Qwen3's chat template switch, sent by vLLM).
-            no_think = (
-                {"chat_template_kwargs": {"enable_thinking": False}}
-                if not judge_thinking and _wants_no_think(judge_model, judge_url)
-                else None
-            )
-            if not judge_url:
-                raise _fail(
-                    "the judge phase needs --judge-url (an OpenAI-compatible endpoint) and --judge-model"
-                )
-            _key_notes(
-                api_key_env if generator is not None and backend == "openai" else None,
-                base_url,
-                judge_api_key_env,
-                judge_url,
-            )
-            judge = JudgeProtocol(
-                client_for(judge_url, judge_model, judge_api_key_env),
-                model=judge_model,
-                rounds=judge_rounds,
-                max_reasks=judge_reasks,
-                extra_body=no_think,
-                strict_verdicts=strict_verdicts,
-            )
-        else:
-            raise _fail(f"--judge-backend {judge_backend!r}: choose openai or fake")
-
-    info = {
-        "backend": backend,
-        "base_url": base_url,
-        "model_path": model_path,
-        "judge_backend": judge_backend,
-        "judge_url": judge_url,
-        "judge_model": judge_model if judge is not None else None,
-        "concurrency": concurrency,
-        "generation": generator.settings() if generator is not None else None,
-        "judge": judge.settings() if judge is not None else None,
-    }
-    try:
-        result = run_eval(
-            model,
-            task_specs,
-            out,
-            phases=chosen,
-            generator=generator,
-            judge=judge,
-            concurrency=concurrency,
-            limit=limit,
-            redo_changed=redo_changed,
-            retry_failed=retry_failed,
-            reports=not no_report,
-            progress=_Progress(),
-            run_info=info,
-            yes_no_choices=yes_no_choices,
-        )
-    except (EvalRunError, StaleResultsError, TaskConfigError, ValueError, OSError) as exc:
+        return run_configured(config, progress=_Progress())
+    except (MedixError, ValueError, OSError) as exc:
         raise _fail(str(exc) + _offline_hint(str(exc))) from None
-    finally:
-        if server is not None:
-            server.stop()
+
+
+def _print_result(result: Any) -> None:
+    """The run's one-line summary, the score table and where the files are."""
     s = result.summary
     if s is not None:
         typer.echo(
@@ -383,6 +184,11 @@ def run(
             f"(had {s.already_judged}), judge_failed {s.judge_failed}"
             + (f", {s.missing_generation} without a reply" if s.missing_generation else "")
             + (f", repaired {s.torn_lines_repaired} torn line(s)" if s.torn_lines_repaired else "")
+            + (
+                f", removed {s.duplicate_rows} duplicate row(s) (first of each id kept)"
+                if s.duplicate_rows
+                else ""
+            )
             + (f"; {s.cpu_ms_per_call:.2f} ms client CPU per call" if s.cpu_ms_per_call else "")
         )
     if result.scores is not None and result.paths is not None:

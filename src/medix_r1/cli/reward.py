@@ -59,40 +59,57 @@ def score(
     chunk_size: int = typer.Option(512, help="Rows scored (and written) per batch."),
 ) -> None:
     """Score INPUT_PATH into --output, adding overall, format, accuracy_llm, accuracy_embed, modality."""
-    from pydantic import ValidationError
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from medix_r1.embedders import EmbedderLoadError
-    from medix_r1.judges import JudgeError
-    from medix_r1.rewards.config import RewardConfig, build_reward_from_config
-    from medix_r1.rewards.scoring import RolloutFileError, partial_path, score_file
-
     if chunk_size < 1:
         _fail(f"--chunk-size must be at least 1, got {chunk_size}", 2)
     if judge is None:
         if judge_url is None:
             _fail("give the judge: --judge-url URL (an OpenAI-compatible server) or --judge fake", 2)
         judge = "openai"
+    reward = _reward_from_flags(
+        preset=preset,
+        judge=judge,
+        judge_url=judge_url,
+        judge_model=judge_model,
+        judge_concurrency=judge_concurrency,
+        judge_timeout_s=judge_timeout,
+        judge_retries=judge_retries,
+        judge_deadline_s=judge_deadline,
+        judge_cache=judge_cache,
+        judge_token_limit_param=judge_token_limit_param,
+        embedding_model=embedding_model,
+        on_judge_error=on_judge_error,
+    )
+    summary = _score_with_progress(input_path, output, reward, chunk_size)
+    data = summary.as_dict()
+    _print_summary(data)
+    if summary_json is not None:
+        summary_json.parent.mkdir(parents=True, exist_ok=True)
+        summary_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _reward_from_flags(**fields: object) -> object:
+    """The reward a RewardConfig of these fields builds (a refused value is one message, exit 2)."""
+    from pydantic import ValidationError
+
+    from medix_r1.rewards.config import RewardConfig, build_reward_from_config
+
     try:
-        config = RewardConfig(
-            preset=preset,
-            judge=judge,
-            judge_url=judge_url,
-            judge_model=judge_model,
-            judge_concurrency=judge_concurrency,
-            judge_timeout_s=judge_timeout,
-            judge_retries=judge_retries,
-            judge_deadline_s=judge_deadline,
-            judge_cache=judge_cache,
-            judge_token_limit_param=judge_token_limit_param,
-            embedding_model=embedding_model,
-            on_judge_error=on_judge_error,
-        )
+        config = RewardConfig(**fields)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
         _fail(problems, 2)
-    reward = build_reward_from_config(config)
+    return build_reward_from_config(config)
+
+
+def _score_with_progress(input_path: Path, output: Path, reward: object, chunk_size: int) -> object:
+    """``score_file`` with a progress bar on a terminal; its errors as messages and exit codes."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from medix_r1.embedders import EmbedderLoadError
+    from medix_r1.judges import JudgeError
+    from medix_r1.rewards.scoring import RolloutFileError, partial_path, score_file
+
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("scoring"),
@@ -106,7 +123,7 @@ def score(
     task = progress.add_task("score", total=None)
     try:
         with progress:
-            summary = score_file(
+            return score_file(
                 input_path,
                 output,
                 reward,
@@ -124,12 +141,7 @@ def score(
         )
     except OSError as exc:
         _fail(f"{exc.filename or output}: {exc.strerror}", 2)
-
-    data = summary.as_dict()
-    _print_summary(data)
-    if summary_json is not None:
-        summary_json.parent.mkdir(parents=True, exist_ok=True)
-        summary_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    raise AssertionError("unreachable")  # every branch above returns or exits
 
 
 def _print_summary(data: dict) -> None:

@@ -60,27 +60,15 @@ def train(
     ),
 ) -> None:
     """Train a policy with the MediX-R1 composite reward (TRL GRPOTrainer, or verl across nodes)."""
-    from medix_r1.training.config import ConfigError, config_reference, config_to_yaml
-    from medix_r1.training.config_loading import load_config
-    from medix_r1.training.presets import get_preset, preset_names
-
     out = _console()
-    if list_presets:
-        for name in preset_names():
-            preset = get_preset(name)
-            out.print(
-                f"[bold]{escape(name)}[/]: {escape(preset.description)}"
-                + (" (differs from the published recipe)" if preset.differs else "")
-            )
-        return
-    if explain:
-        for key, default, help_text in config_reference():
-            out.print(
-                f"[bold]{escape(key)}[/] = {escape(str(default))}\n    {escape(help_text)}", markup=True
-            )
+    if list_presets or explain:
+        _print_reference(out, presets=list_presets)
         return
     if not config:
         _fail("give a preset name or a YAML config (medix-r1 train --list-presets)")
+    from medix_r1.training.config import ConfigError, config_to_yaml
+    from medix_r1.training.config_loading import load_config
+
     try:
         cfg = load_config(config, overrides or [])
     except (ConfigError, FileNotFoundError) as err:
@@ -90,29 +78,59 @@ def train(
         typer.echo(config_to_yaml(cfg))
         return
     if backend == "verl":
-        from medix_r1.training.verl_backend import VerlPreflightError, launch_verl, prepare_verl_run
-
-        run = prepare_verl_run(cfg)
-        out.print(
-            f"verl run prepared in [bold]{escape(str(run.run_dir))}[/]: data/, {escape(run.reward_config.name)}, "
-            f"{escape(run.overrides_file.name)}, {escape(run.launch_script.name)}; model {escape(str(run.model_path))}",
-            highlight=False,
-        )
-        if not launch:
-            typer.echo(run.command_line)
-            return
-        try:
-            raise typer.Exit(launch_verl(run))
-        except VerlPreflightError as err:
-            _fail(str(err))  # _fail escapes markup itself
+        _train_verl(out, cfg, launch)
+        return
     if backend != "trl":
         _fail(f"unknown backend {backend!r}; use trl or verl")
+    _train_trl(out, cfg)
+
+
+def _print_reference(out: Any, *, presets: bool) -> None:
+    """``--list-presets`` (presets) or ``--explain`` (every config key)."""
+    from medix_r1.training.config import config_reference
+    from medix_r1.training.presets import get_preset, preset_names
+
+    if presets:
+        for name in preset_names():
+            preset = get_preset(name)
+            out.print(
+                f"[bold]{escape(name)}[/]: {escape(preset.description)}"
+                + (" (differs from the published recipe)" if preset.differs else "")
+            )
+        return
+    for key, default, help_text in config_reference():
+        out.print(f"[bold]{escape(key)}[/] = {escape(str(default))}\n    {escape(help_text)}", markup=True)
+
+
+def _train_verl(out: Any, cfg: Any, launch: bool) -> None:
+    """Prepare a verl run folder; print its command line, or run it with ``--launch``."""
+    from medix_r1.training.verl_backend import VerlPreflightError, launch_verl, prepare_verl_run
+
+    run = prepare_verl_run(cfg)
+    out.print(
+        f"verl run prepared in [bold]{escape(str(run.run_dir))}[/]: data/, {escape(run.reward_config.name)}, "
+        f"{escape(run.overrides_file.name)}, {escape(run.launch_script.name)}; model {escape(str(run.model_path))}",
+        highlight=False,
+    )
+    if not launch:
+        typer.echo(run.command_line)
+        return
+    try:
+        raise typer.Exit(launch_verl(run))
+    except VerlPreflightError as err:
+        _fail(str(err))  # _fail escapes markup itself
+
+
+def _train_trl(out: Any, cfg: Any) -> None:
+    """Check the data, then train with TRL holding the run folder's lock (one writer per folder)."""
+    from medix_r1.evaluation.files import RunLock
     from medix_r1.judges.errors import JudgeError
     from medix_r1.training.trl_backend import TrainingStopped, train_trl
 
     _check_data(cfg)  # every data problem before the model loads (seconds to minutes)
     try:
-        result = train_trl(cfg)
+        with RunLock(cfg.output_dir, hint="another checkpoint.output_dir=FOLDER"):
+            result = train_trl(cfg)
     except TrainingStopped as err:
         _fail(str(err), code=1)
         return

@@ -9,6 +9,13 @@ part of the model name with every non-alphanumeric character replaced by ``_``):
   ``judge_hash``;
 - ``<model>_score.txt``, ``scores.json`` and the reports, rewritten whole by the score phase.
 
+One writer per folder: :class:`RunLock` holds ``.lock`` (an advisory ``flock``, released by the
+kernel when the holder dies, so a kill -9 leaves no stale lock) for as long as a run writes; a second
+run on the same folder stops with the holder's pid. One model per folder: ``run.json`` records the
+full model name; a run whose name maps to a folder that another model's run recorded stops
+(:func:`check_folder_owner`), so ``orgA/m-8B`` and ``orgB/m-8B`` never share answers. A file with a
+repeated sample id (two writers before the lock existed) is rewritten keeping each id's first row.
+
 Each row is appended with a single ``write`` on an ``O_APPEND`` descriptor, so rows never interleave.
 A process killed with ``-9`` can leave at most one torn last line; :func:`read_rows` detects it, cuts
 it off, and the sample is redone. Resume compares each row's content ``hash`` with the current
@@ -36,6 +43,12 @@ __all__ = [
     "read_rows",
     "ReadResult",
     "StaleResultsError",
+    "RunFolderBusyError",
+    "FolderOwnedError",
+    "RunLock",
+    "folder_owner",
+    "check_folder_owner",
+    "repair_rows",
 ]
 
 
@@ -116,7 +129,8 @@ class StaleResultsError(MedixError, RuntimeError):
 class ReadResult:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     torn: int = 0  # torn or unreadable lines removed
-    duplicates: int = 0  # repeated ids (first kept)
+    duplicates: int = 0  # repeated ids (first kept; with ``repair`` the file is rewritten without them)
+    duplicate_ids: list[str] = field(default_factory=list)  # the first few repeated ids, for messages
 
 
 def read_rows(path: Path, *, repair: bool = True) -> ReadResult:
@@ -147,11 +161,15 @@ def read_rows(path: Path, *, repair: bool = True) -> ReadResult:
                 raise ValueError(f"{path}, line {lineno}: expected a JSON object with an 'id'")
             if row["id"] in result.rows:
                 result.duplicates += 1
+                if len(result.duplicate_ids) < 5 and row["id"] not in result.duplicate_ids:
+                    result.duplicate_ids.append(str(row["id"]))
             else:
                 result.rows[row["id"]] = row
         if not is_tail:
             good_end += len(chunk) + 1
-    if result.torn and repair:
+    if result.duplicates and repair:  # keep the first row of each id (and drop a torn tail with them)
+        rewrite_rows(path, list(result.rows.values()))
+    elif result.torn and repair:
         with open(path, "r+b") as f:
             f.truncate(good_end)
     return result
@@ -191,3 +209,99 @@ class JsonlAppender:
 def rewrite_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """Replace a jsonl file by ``rows`` atomically (used to drop stale rows on ``--redo-changed``)."""
     write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+class RunFolderBusyError(MedixError, RuntimeError):
+    """Another process is writing the same run folder."""
+
+    def __init__(self, folder: Path, holder: str, hint: str = "another --out folder") -> None:
+        self.folder, self.holder = folder, holder
+        super().__init__(
+            f"{folder} is being written by another run ({holder}); wait for it to finish, or give "
+            f"this run {hint}. Two runs on one folder would do the work twice and mix their files"
+        )
+
+
+class FolderOwnedError(MedixError, ValueError):
+    """A run folder that another model's run recorded as its own."""
+
+    def __init__(self, folder: Path, owner: str, model: str) -> None:
+        self.folder, self.owner, self.model = folder, owner, model
+        super().__init__(
+            f"{folder} holds the results of model {owner!r}, not {model!r} (both names map to the "
+            f"folder name {folder.name!r}); give this run another --out folder so the two models' "
+            "answers are never mixed"
+        )
+
+
+class RunLock:
+    """An exclusive lock on a run folder (``.lock``, advisory ``flock``), holding the writer's pid.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with RunLock(d):
+    ...     try:
+    ...         RunLock(d).acquire()
+    ...     except RunFolderBusyError as exc:
+    ...         print("busy", "pid" in str(exc))
+    busy True
+    """
+
+    def __init__(self, folder: Path, *, hint: str = "another --out folder") -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / ".lock"
+        self.hint = hint  # what the message tells the second run to do instead
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+        import time
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "pid unknown"
+            os.close(fd)
+            raise RunFolderBusyError(self.folder, holder, self.hint) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def folder_owner(paths: RunPaths) -> str | None:
+    """The full model name the folder's earlier run recorded (``run.json``, else ``scores.json``)."""
+    for meta in (paths.run_json, paths.scores_json):
+        if meta.is_file():
+            try:
+                model = json.loads(meta.read_text(encoding="utf-8")).get("model")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(model, str) and model:
+                return model
+    return None
+
+
+def check_folder_owner(paths: RunPaths) -> None:
+    """Stop when the folder belongs to another model (see the module docstring)."""
+    owner = folder_owner(paths)
+    if owner is not None and owner.rstrip("/") != paths.model.rstrip("/"):
+        raise FolderOwnedError(paths.dir, owner, paths.model)
+
+
+def repair_rows(path: Path) -> ReadResult:
+    """Cut a torn last line and drop repeated ids (first kept) of one jsonl file, in place."""
+    return read_rows(path, repair=True)

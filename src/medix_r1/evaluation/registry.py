@@ -7,7 +7,7 @@
 - ``mini`` or ``mini:DIR``: the offline mini-suite built from a samples folder (``DIR/test.jsonl``);
 - names separated by commas (or spaces), groups included;
 - a path to a YAML file in the published ``tasks.yaml`` layout (``llm:`` and ``vlm:`` mapping task
-  names to fields); the published file loads unchanged.
+  names to fields; another group name is an error); the published file loads unchanged.
 
 Unknown names fail with the closest valid names (STYLE.md rule 6).
 
@@ -38,6 +38,7 @@ __all__ = [
     "PUBLISHED_TASKS",
     "EXTRA_TASKS",
     "TASK_GROUPS",
+    "YAML_GROUPS",
     "resolve_tasks",
     "load_task_file",
     "mini_suite",
@@ -273,9 +274,25 @@ def _yaml_load(path: Path) -> Any:
         raise TaskConfigError(f"{path}: not valid YAML ({exc})") from None
 
 
+#: The top-level groups a task file may use (a misspelt one is an error, never a new group).
+YAML_GROUPS: dict[str, str] = {
+    "llm": "text tasks",
+    "vlm": "image tasks",
+    "extra": "tasks reported apart from the overall score",
+}
+
+
+def _closest_group(group: str) -> str:
+    """``did you mean`` for a group name; a tie (``lml`` is as close to ``llm`` as to ``vlm``) goes to
+    the group with the same first letter."""
+    same_start = [g for g in YAML_GROUPS if g[:1] == group[:1].lower()]
+    return did_you_mean(group, same_start) or did_you_mean(group, list(YAML_GROUPS))
+
+
 def load_task_file(path: str | Path) -> list[TaskSpec]:
-    """Tasks of a YAML file in the published layout: top-level groups (``llm``, ``vlm``, any other
-    name) mapping task names to fields. A published task name keeps its quirk and expected size."""
+    """Tasks of a YAML file in the published layout: top-level groups (:data:`YAML_GROUPS`: ``llm``,
+    ``vlm``, ``extra``) mapping task names to fields. A published task name keeps its quirk and
+    expected size."""
     path = Path(path)
     data = _yaml_load(path)
     if not isinstance(data, dict) or not data:
@@ -285,6 +302,12 @@ def load_task_file(path: str | Path) -> list[TaskSpec]:
     tasks: list[TaskSpec] = []
     seen: set[str] = set()
     for group, entries in data.items():
+        if group not in YAML_GROUPS:
+            raise TaskConfigError(
+                f"{path}: unknown group {group!r}{_closest_group(str(group))}; "
+                + "groups: "
+                + ", ".join(f"{k} ({v})" for k, v in YAML_GROUPS.items())
+            )
         if not isinstance(entries, dict):
             raise TaskConfigError(f"{path}: group {group!r} must map task names to their fields")
         for name, fields in entries.items():

@@ -23,12 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.errors import MedixError
+from medix_r1.evaluation.config import PHASES, EvalConfig
 from medix_r1.evaluation.files import (
     JsonlAppender,
+    RunLock,
     RunPaths,
     StaleResultsError,
+    check_folder_owner,
     content_hash,
     read_rows,
+    repair_rows,
     rewrite_rows,
 )
 from medix_r1.evaluation.judging import JudgeProtocol
@@ -49,9 +53,8 @@ __all__ = [
     "judge",
     "score",
     "run_eval",
+    "run_configured",
 ]
-
-PHASES: tuple[str, ...] = ("generate", "judge", "score")
 
 
 class EvalRunError(MedixError, RuntimeError):
@@ -341,13 +344,17 @@ def _run(coro: Any) -> Any:
 
 
 def generate(samples: list[EvalSample], paths: RunPaths, generator: Any, **kwargs: Any) -> RunSummary:
-    """Phase 1: write a reply for every sample not yet in ``<model>.jsonl``."""
-    return _run(process_samples(samples, paths, generator=generator, **kwargs))
+    """Phase 1: write a reply for every sample not yet in ``<model>.jsonl`` (holding the folder's lock)."""
+    with RunLock(paths.dir):
+        check_folder_owner(paths)
+        return _run(process_samples(samples, paths, generator=generator, **kwargs))
 
 
 def judge(samples: list[EvalSample], paths: RunPaths, judge: JudgeProtocol, **kwargs: Any) -> RunSummary:
-    """Phase 2: judge every reply not yet in ``<model>_eval.jsonl``."""
-    return _run(process_samples(samples, paths, judge=judge, **kwargs))
+    """Phase 2: judge every reply not yet in ``<model>_eval.jsonl`` (holding the folder's lock)."""
+    with RunLock(paths.dir):
+        check_folder_owner(paths)
+        return _run(process_samples(samples, paths, judge=judge, **kwargs))
 
 
 def score(
@@ -410,8 +417,11 @@ def run_eval(
     progress: Callable[[str], None] | None = None,
     run_info: dict[str, Any] | None = None,
     yes_no_choices: bool = False,
+    samples: list[EvalSample] | None = None,
 ) -> RunResult:
-    """Run the chosen phases for one model (the library form of ``medix-r1 eval run``)."""
+    """Run the chosen phases for one model with a candidate and a judge already built (see
+    :func:`run_configured` for the form that takes an :class:`~medix_r1.evaluation.config.EvalConfig`).
+    ``samples``: the tasks' samples when the caller has loaded them already."""
     unknown = [p for p in phases if p not in PHASES]
     if unknown:
         raise ValueError(f"unknown phase(s) {unknown}; choose from {', '.join(PHASES)}")
@@ -421,8 +431,59 @@ def run_eval(
         raise ValueError("the judge phase needs a judge (--judge-url and --judge-model)")
     paths = RunPaths(Path(out), model)
     result = RunResult(paths=paths)
+    # Tasks are read and checked before the folder is touched or any request is sent.
+    if samples is None:
+        samples = load_samples(tasks, limit, yes_no_choices=yes_no_choices) if set(phases) - {"score"} else []
+    with RunLock(paths.dir):
+        check_folder_owner(paths)
+        _run_phases(
+            result,
+            model,
+            tasks,
+            samples,
+            phases=phases,
+            generator=generator,
+            judge=judge,
+            concurrency=concurrency,
+            limit=limit,
+            redo_changed=redo_changed,
+            retry_failed=retry_failed,
+            reports=reports,
+            progress=progress,
+            run_info=run_info,
+            yes_no_choices=yes_no_choices,
+        )
+    return result
+
+
+def _run_phases(
+    result: RunResult,
+    model: str,
+    tasks: list[TaskSpec],
+    samples: list[EvalSample],
+    *,
+    phases: tuple[str, ...] | list[str],
+    generator: Any | None,
+    judge: JudgeProtocol | None,
+    concurrency: int,
+    limit: int | None,
+    redo_changed: bool,
+    retry_failed: bool,
+    reports: bool,
+    progress: Callable[[str], None] | None,
+    run_info: dict[str, Any] | None,
+    yes_no_choices: bool,
+) -> None:
+    """The phases of :func:`run_eval`, with the folder's lock held and its owner checked."""
+    paths = result.paths
+    assert paths is not None
     if "generate" in phases or "judge" in phases:
-        samples = load_samples(tasks, limit, yes_no_choices=yes_no_choices)
+        info = {"model": model, "tasks": [t.name for t in tasks], "phases": list(phases), "limit": limit}
+        if yes_no_choices:
+            info["yes_no_choices"] = True
+        info.update(run_info or {})
+        # Claim the folder for this model (full name and settings) before the first request.
+        write_text_atomic(paths.run_json, json.dumps({**info, "summary": None}, indent=2, default=str) + "\n")
 
         async def both() -> RunSummary:
             try:
@@ -441,18 +502,59 @@ def run_eval(
                     await client.aclose()
 
         result.summary = _run(both())
-        info = {"model": model, "tasks": [t.name for t in tasks], "phases": list(phases), "limit": limit}
-        if yes_no_choices:
-            info["yes_no_choices"] = True
-        info.update(run_info or {})
         info["summary"] = result.summary.as_dict()
         write_text_atomic(paths.run_json, json.dumps(info, indent=2, default=str) + "\n")
+    else:  # score only: the files are still made whole first (torn tail, repeated ids), under the lock
+        for path in (paths.generations, paths.judgements):
+            repair_rows(path)
     if "score" in phases:
         extra = {}
         if paths.run_json.exists():
             extra["run"] = {k: v for k, v in json.loads(paths.run_json.read_text()).items() if k != "summary"}
         result.scores = score(paths, tasks, reports=reports, extra=extra)
-    return result
+
+
+def run_configured(config: EvalConfig, *, progress: Callable[[str], None] | None = None) -> RunResult:
+    """``medix-r1 eval run`` as a library call: the tasks are resolved and every sample checked, then
+    (``serve``) the candidate's vLLM server started, the candidate and judge built, and the phases run.
+
+    Raises :class:`~medix_r1.evaluation.config.EvalConfigError` for a setting that cannot be used,
+    before any request; the errors of :func:`run_eval` otherwise.
+    """
+    from medix_r1.evaluation.launch import (
+        Clients,
+        build_generator,
+        build_judge,
+        build_tasks,
+        candidate_server,
+    )
+    from medix_r1.evaluation.launch import run_info as backend_info
+
+    tasks = build_tasks(config)
+    config.check_backends()
+    needs_samples = config.generates or config.judges
+    samples = load_samples(tasks, config.limit, yes_no_choices=config.yes_no_choices) if needs_samples else []
+    clients = Clients(config)
+    with candidate_server(config) as base_url:
+        generator = build_generator(config, clients, base_url)
+        judge = build_judge(config, clients)
+        return run_eval(
+            config.model,
+            tasks,
+            config.out,
+            phases=config.phases,
+            generator=generator,
+            judge=judge,
+            concurrency=config.concurrency,
+            limit=config.limit,
+            redo_changed=config.redo_changed,
+            retry_failed=config.retry_failed,
+            reports=config.reports,
+            progress=progress,
+            run_info=backend_info(config, base_url, generator, judge),
+            yes_no_choices=config.yes_no_choices,
+            samples=samples,
+        )
 
 
 def _model_of(generator: Any) -> str:

@@ -24,12 +24,13 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from medix_r1.errors import MedixError
+from medix_r1.errors import MedixError, did_you_mean
 from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS, format_question
 from medix_r1.models.cache import cache_root
@@ -124,6 +125,8 @@ class ImageRef:
     exif_transpose: bool = True
     #: The ``mode`` of the ``datasets.Image`` feature, applied after decoding as the feature does.
     decode_mode: str | None = None
+    #: Where the image comes from (task, sample, file and row), for messages; not part of its identity.
+    origin: str = field(default="", compare=False)
 
     def read_bytes(self, cache_dir: Path | None = None) -> bytes:
         if self.data is not None:
@@ -139,8 +142,19 @@ class ImageRef:
         orientation applied when the file has one), unless :attr:`exif_transpose` is off."""
         from PIL import Image, ImageOps
 
-        image = Image.open(io.BytesIO(self.read_bytes(cache_dir)))
-        image.load()
+        data = self.read_bytes(cache_dir)
+        try:
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+            reason = (
+                re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the data", str(exc)) or type(exc).__name__
+            )
+            where = f"{self.origin}: " if self.origin else ""
+            raise TaskConfigError(
+                f"{where}image {self.describe()} ({len(data)} bytes) is not a readable image ({reason}); "
+                "fix or replace the file"
+            ) from None
         if self.exif_transpose and image.getexif().get(Image.ExifTags.Base.Orientation) is not None:
             image = ImageOps.exif_transpose(image)
         if self.decode_mode and self.decode_mode != image.mode:
@@ -228,6 +242,11 @@ class TaskSpec:
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """The raw rows, from local files when ``data_files`` is set, else from the hub."""
+        for _source, _number, row in self.sourced_rows():
+            yield row
+
+    def sourced_rows(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        """``(file or dataset, row number from 1, row)`` for every raw row (see :meth:`rows`)."""
         if self.data_files is not None:
             files = self.data_files
             if isinstance(files, dict):
@@ -237,26 +256,82 @@ class TaskSpec:
                     )
                 files = files[self.split]
             for f in [files] if isinstance(files, str) else files:
-                yield from _read_local(self._resolve(f), self.name)
+                path = self._resolve(f)
+                for number, row in enumerate(_read_local(path, self.name), 1):
+                    yield str(path), number, row
             return
         if not self.path:
             raise TaskConfigError(f"task {self.name}: give `path` (hub dataset) or `data_files` (local)")
-        yield from _read_hub(self)
+        source = f"{self.path} ({self.split})"
+        for number, row in enumerate(_read_hub(self), 1):
+            yield source, number, row
 
     def samples(self, limit: int | None = None, *, yes_no_choices: bool = False) -> list[EvalSample]:
-        out: list[EvalSample] = []
+        """The task's samples, checked before any is sent: every column the entry names exists in the
+        data, and each row has a question, a reference and (where named) an image; an error names the
+        task, the file, the row and the field."""
         image_dir = self._image_dir()
-        for row in self.rows():
-            if limit is not None and len(out) >= limit:
+        kept: list[tuple[str, int, dict[str, Any]]] = []
+        columns: set[str] = set()
+        for source, number, row in self.sourced_rows():
+            if limit is not None and len(kept) >= limit:
                 break
+            if not isinstance(row, dict):
+                raise TaskConfigError(f"task {self.name}: {source}, row {number} is not an object")
             if self.quirk.prepare is not None:
                 row = self.quirk.prepare(row)
             if any(row.get(col) != value for col, value in self.quirk.keep_if):
                 continue
-            out.append(
-                self.sample_from_row(row, len(out), image_dir=image_dir, yes_no_choices=yes_no_choices)
-            )
+            kept.append((source, number, row))
+            columns.update(row)
+        if not kept:
+            if limit == 0:
+                return []
+            where = ", ".join(str(f) for f in (self.data_files or [])) if self.data_files else self.path
+            raise TaskConfigError(f"task {self.name}: no rows to evaluate in {where}")
+        self.check_columns(columns, kept[0][0])
+        out: list[EvalSample] = []
+        for source, number, row in kept:
+            try:
+                sample = self.sample_from_row(
+                    row, len(out), image_dir=image_dir, yes_no_choices=yes_no_choices
+                )
+            except TaskConfigError as exc:
+                raise TaskConfigError(f"{exc} ({source}, row {number})") from None
+            if sample.image is not None:
+                origin = f"task {self.name}, sample {sample.id} ({source}, row {number})"
+                sample = replace(sample, image=replace(sample.image, origin=origin))
+            out.append(sample)
         return out
+
+    def named_columns(self) -> list[tuple[str, str]]:
+        """``(field, column)`` for every column the entry names (the instruction quirk replaces the
+        question, so its question column is not needed)."""
+        named: list[tuple[str, str]] = []
+
+        def add(key: str, value: Any) -> None:
+            for col in [value] if isinstance(value, str) else list(value or []):
+                if isinstance(col, str) and col:
+                    named.append((key, col))
+
+        if self.quirk.instruction is None:
+            add("question_column", self.question_column)
+        add("answer_column", self.answer_column)
+        add("answer_id", self.answer_id)
+        add("answer", self.answer)
+        add("choices_column", self.choices_column)
+        add("image_column", self.image_column)
+        return named
+
+    def check_columns(self, columns: set[str], source: str) -> None:
+        """Stop when a named column appears in none of the rows (a typo would send empty questions)."""
+        for key, col in self.named_columns():
+            if col not in columns:
+                shown = ", ".join(sorted(columns)[:30]) + (" ..." if len(columns) > 30 else "")
+                raise TaskConfigError(
+                    f"task {self.name}: {key} {col!r} is not a column of {source}"
+                    f"{did_you_mean(col, sorted(columns))}; its columns: {shown}"
+                )
 
     def _image_dir(self) -> Path | None:
         """The folder image names are relative to: ``image_dir`` of the entry; else the published
@@ -324,6 +399,10 @@ class TaskSpec:
             # the row lacks shows as ``None``, as the published f-string does.
             text = self.quirk.instruction.format_map(_NoneForMissing(row))
         text = text.strip()
+        if self.quirk.instruction is None and not choices:
+            # A row with options but no question text is sent as the published harness sends it (the
+            # text starts at ``Choices:``); with neither there is nothing to ask.
+            self._require_question(row, sid)
         answer = self._reference(row, choices, sid)
         image = None if self.quirk.text_only else self._image(row, sid, image_dir)
         return EvalSample(
@@ -337,6 +416,16 @@ class TaskSpec:
             answer_idx=row.get("answer_idx"),
             hash=content_hash(self.name, text, answer, image.sha if image else None, self.grading),
         )
+
+    def _require_question(self, row: dict[str, Any], sid: str) -> None:
+        """A question to send: the question column (or one of a list of them) holds some text."""
+        qc = self.question_column
+        cols = [qc] if isinstance(qc, str) and qc else list(qc or []) if isinstance(qc, list) else []
+        if not cols:
+            raise TaskConfigError(f"task {self.name}: give question_column (the column with the question)")
+        if all(_is_empty(row.get(col)) for col in cols):
+            what = f"question column {cols[0]!r} is" if len(cols) == 1 else f"question columns {cols} are"
+            raise TaskConfigError(f"task {self.name}, row {sid}: {what} empty")
 
     def _published_text(self, row: dict[str, Any], sid: str, yes_no_choices: bool) -> tuple[str, list[Any]]:
         """The candidate's text before the final strip, and the options, built as the published
@@ -398,10 +487,10 @@ class TaskSpec:
         """Published precedence: a list of question columns joins the ``answer`` columns; otherwise
         ``answer_column`` wins over ``answer_id`` (the option at that index)."""
         if self.answer and isinstance(self.question_column, list):
-            return self._joined_answer(row)
+            return self._joined_answer(row, sid)
         if self.answer_column:
             value = row.get(self.answer_column)
-            if value is None:
+            if _is_empty(value):
                 raise TaskConfigError(
                     f"task {self.name}, row {sid}: answer column {self.answer_column!r} is empty"
                 )
@@ -414,20 +503,27 @@ class TaskSpec:
                     f"task {self.name}, row {sid}: answer_id {self.answer_id!r} = {key!r} does not name one "
                     f"of the {len(choices)} options"
                 )
+            if _is_empty(choices[index]):
+                raise TaskConfigError(
+                    f"task {self.name}, row {sid}: the option that answer_id {self.answer_id!r} names is empty"
+                )
             return str(choices[index]).strip()
         if self.answer:
-            return self._joined_answer(row)
+            return self._joined_answer(row, sid)
         raise TaskConfigError(f"task {self.name}: give answer_column, answer_id or answer")
 
-    def _joined_answer(self, row: dict[str, Any]) -> str:
-        return "".join(
+    def _joined_answer(self, row: dict[str, Any], sid: str = "") -> str:
+        text = "".join(
             f"{'' if row.get(col) is None else row.get(col)}\n" for col in self.answer or []
         ).strip()
+        if not text:
+            raise TaskConfigError(f"task {self.name}, row {sid}: answer columns {self.answer} are empty")
+        return text
 
     def _image(self, row: dict[str, Any], sid: str, image_dir: Path | None) -> ImageRef | None:
         if self.image_column:
             value = row.get(self.image_column)
-            if value is None:
+            if _is_empty(value):
                 raise TaskConfigError(
                     f"task {self.name}, row {sid}: image column {self.image_column!r} is empty"
                 )
@@ -453,6 +549,8 @@ class TaskSpec:
             else:
                 raise TaskConfigError(f"task {self.name}, row {sid}: image feature without bytes or path")
         if isinstance(value, (bytes, bytearray)):
+            if not value:
+                raise TaskConfigError(f"task {self.name}, row {sid}: image bytes are empty")
             data = bytes(value)
             return ImageRef(sha=hashlib.sha256(data).hexdigest()[:16], data=data, decode_mode=mode)
         if hasattr(value, "save") and hasattr(value, "mode"):  # a decoded PIL image (already transposed)
@@ -493,6 +591,11 @@ class TaskSpec:
                     f"task {self.name}, row {sid}: image file {p} does not exist; set `image_dir:` in the "
                     "task entry to the folder holding the images"
                 )
+            if not p.is_file() or p.stat().st_size == 0:
+                raise TaskConfigError(
+                    f"task {self.name}, row {sid}: image {p} is "
+                    + ("a folder, not a file" if p.is_dir() else "an empty file")
+                )
             return ImageRef(sha=_file_sha(p), path=str(p), exif_transpose=not raw, decode_mode=mode)
         raise TaskConfigError(
             f"task {self.name}, row {sid}: cannot read an image from a {type(value).__name__}"
@@ -501,6 +604,17 @@ class TaskSpec:
 
 def _file_sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def _is_empty(value: Any) -> bool:
+    """No value, or only whitespace (an empty list, text or bytes)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple, bytes, bytearray, dict)):
+        return len(value) == 0
+    return False
 
 
 def _option_index(key: Any) -> int | None:

@@ -8,7 +8,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
-__all__ = ["VerdictCache", "cache_key"]
+from medix_r1.errors import MedixError
+
+__all__ = ["VerdictCache", "cache_key", "JudgeCacheError"]
+
+
+class JudgeCacheError(MedixError, ValueError):
+    """A ``--judge-cache`` path that is not a usable verdict cache (a folder, another kind of file)."""
 
 
 def cache_key(*parts: str) -> str:
@@ -21,12 +27,25 @@ class VerdictCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise JudgeCacheError(
+                f"judge cache {self.path} is a folder: give a file name, e.g. {self.path / 'verdicts.sqlite'}"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, reply TEXT NOT NULL)")
-        self._db.commit()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, reply TEXT NOT NULL)"
+            )
+            self._db.execute("SELECT key, reply FROM verdicts LIMIT 1").fetchall()
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise JudgeCacheError(
+                f"judge cache {self.path} is not a verdict cache ({exc}): give a new file name, or delete "
+                "the file if it is a damaged cache (its verdicts are asked again)"
+            ) from None
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
