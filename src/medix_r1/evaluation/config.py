@@ -36,6 +36,14 @@ PHASES: tuple[str, ...] = ("generate", "judge", "score")
 BACKENDS: tuple[str, ...] = ("openai", "transformers", "fake")
 JUDGE_BACKENDS: tuple[str, ...] = ("openai", "fake")
 _TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")  # judges.openai.TOKEN_LIMIT_PARAMS
+#: Fields that take one of a few words: one check and one message shape for all of them.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "prompt": ("plain", "medix"),
+    "think_tag": ("thinking", "think"),
+    "token_limit_param": _TOKEN_LIMIT_PARAMS,
+    "backend": BACKENDS,
+    "judge_backend": JUDGE_BACKENDS,
+}
 
 
 class EvalConfigError(MedixError, ValueError):
@@ -162,39 +170,15 @@ class EvalConfig(BaseModel):
             raise EvalConfigError(f"--phases {shown!r}: choose from {', '.join(PHASES)}")
         return chosen
 
-    @field_validator("prompt")
+    @field_validator(*_CHOICES)
     @classmethod
-    def _prompt(cls, value: str) -> str:
-        if value not in ("plain", "medix"):
-            raise EvalConfigError(f"--prompt {value!r}: choose plain or medix")
-        return value
-
-    @field_validator("think_tag")
-    @classmethod
-    def _think_tag(cls, value: str | None) -> str | None:
-        if value not in (None, "thinking", "think"):
-            raise EvalConfigError(f"--think-tag {value!r}: choose thinking or think")
-        return value
-
-    @field_validator("token_limit_param")
-    @classmethod
-    def _token_limit_param(cls, value: str) -> str:
-        if value not in _TOKEN_LIMIT_PARAMS:
-            raise EvalConfigError(f"--token-limit-param {value!r}: choose {' or '.join(_TOKEN_LIMIT_PARAMS)}")
-        return value
-
-    @field_validator("backend")
-    @classmethod
-    def _backend(cls, value: str) -> str:
-        if value not in BACKENDS:
-            raise EvalConfigError(f"--backend {value!r}: choose openai, transformers or fake")
-        return value
-
-    @field_validator("judge_backend")
-    @classmethod
-    def _judge_backend(cls, value: str) -> str:
-        if value not in JUDGE_BACKENDS:
-            raise EvalConfigError(f"--judge-backend {value!r}: choose openai or fake")
+    def _one_of(cls, value: str | None, info: Any) -> str | None:
+        choices = _CHOICES[info.field_name]
+        if value is None and info.field_name == "think_tag":
+            return value  # the run's own tag, or the default
+        if value not in choices:
+            flag = "--" + info.field_name.replace("_", "-")
+            raise EvalConfigError(f"{flag} {value!r}: choose {', '.join(choices[:-1])} or {choices[-1]}")
         return value
 
     @model_validator(mode="after")
