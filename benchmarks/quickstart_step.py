@@ -2,11 +2,12 @@
 
     python benchmarks/quickstart_step.py [--steps 4] [--warmstart-steps 60] [--variants before,after]
 
-Each variant is the ``quickstart`` preset with some overrides: ``before`` restores the settings the
-quickstart had before issue 16 and PyTorch's multinomial sampling; ``before+sampling`` is the same
-with inverse-CDF sampling (what the trainer now does on a CPU); ``after`` is the cheaper step tried in
-issue 16 (single-token tags, 32-token replies, one micro-batch of 64, a shorter warm-start sentence):
-the preset itself keeps the earlier measured recipe, so ``before`` and the preset differ only in sampling. For each, the script builds
+Each variant is the ``quickstart`` preset with some overrides: ``before`` restores the step the
+quickstart had before issue 16 (the tiny model with the full 49k-token vocabulary, tags of 3-6
+tokens, 40-token replies, micro-batches of 16) and PyTorch's multinomial sampling;
+``before+sampling`` is the same with inverse-CDF sampling (what the trainer now does on a CPU);
+``after`` is the preset as it is (``tiny-qwen2-vl-samples``, whose vocabulary is trimmed to the
+bundled samples, one-token tags, 32-token replies, one micro-batch of 64). For each, the script builds
 the tiny policy, runs a short format warm-start (random tags, as the quickstart does, so replies
 have their trained length), then runs ``--steps`` real RL steps through TRL's GRPOTrainer
 (:func:`medix_r1.training.trl_backend.make_trainer`, the same trainer the quickstart uses) and
@@ -38,25 +39,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-#: The quickstart's step as the preset has it (multi-token tags, 40-token replies, micro-batches of
-#: 16); ``before`` also uses PyTorch's own multinomial sampling, as the trainer did before issue 16.
+#: The quickstart's step as it was before issue 16: the full 49k-token vocabulary, tags of 3-6
+#: tokens, 40-token replies, micro-batches of 16; ``before`` also samples with PyTorch's multinomial.
 BEFORE = [
+    "model.name=tiny-qwen2-vl",
     "model.single_token_tags=false",
+    "data.balance_modalities=false",
     "rollout.max_completion_length=40",
     "rollout.group_size=8",
     "rollout.prompts_per_step=8",
     "optim.micro_batch_size=16",
     "warmstart.reasoning=I look at the image.",
 ]
-#: The cheaper step tried in issue 16 (a variant, not the preset: measured worse at learning, see
-#: docs/training.md).
-AFTER = [
-    "model.single_token_tags=true",
-    "rollout.max_completion_length=32",
-    "optim.micro_batch_size=64",
-    "warmstart.reasoning=I look.",
-]
-VARIANTS: dict[str, list[str]] = {"before": BEFORE, "before+sampling": BEFORE, "after": AFTER}
+#: ``after`` is the ``quickstart`` preset as it is (the vocabulary trimmed to the samples, one-token
+#: tags, 32-token replies, one micro-batch of 64, inverse-CDF sampling).
+VARIANTS: dict[str, list[str]] = {"before": BEFORE, "before+sampling": BEFORE, "after": []}
 #: Variants that generate with PyTorch's multinomial kernel (as before issue 16), not inverse CDF.
 TORCH_SAMPLING = {"before"}
 _FAST_SAMPLING: Any = None
@@ -199,6 +196,7 @@ def run_variant(
     phases = {p: sum(row.get(p, 0.0) for row in kept_phases) / len(kept_phases) for p in PHASES[:-1]}
     phases["TRL bookkeeping"] = max(0.0, step_s - sum(phases.values()))
     roll = config.rollout
+    vocab = len(getattr(processor, "tokenizer", processor))
     return {
         "name": name,
         "step_s": step_s,
@@ -206,7 +204,8 @@ def run_variant(
         "completions": roll.group_size * roll.prompts_per_step,
         "mean_length": sum(lengths[keep]) / max(1, len(lengths[keep])) if lengths else float("nan"),
         "settings": (
-            f"{roll.prompts_per_step}x{roll.group_size}, max {roll.max_completion_length} tokens, "
+            f"{config.model.name} ({vocab} tokens), {roll.prompts_per_step}x{roll.group_size}, "
+            f"max {roll.max_completion_length} tokens, "
             f"micro-batch {config.optim.micro_batch_size}, single-token tags {config.model.single_token_tags}, "
             f"{'torch multinomial' if name in TORCH_SAMPLING else 'inverse-CDF'} sampling"
         ),

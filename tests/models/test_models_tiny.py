@@ -119,3 +119,22 @@ def test_tag_tokens_are_single_and_survive_decoding(cache_dir, tmp_path):
     again, again_processor = load_policy(str(tmp_path / "m"), device="cpu")
     assert len(again_processor.tokenizer) == len(tok)
     assert again.get_input_embeddings().weight.shape[0] == len(tok)
+
+
+def test_the_samples_vocabulary_model_is_small_and_spells_the_samples_as_before(
+    cache_dir, vl_tokenizer, image
+):
+    from medix_r1.models.tiny import samples_vocabulary_texts
+
+    model, processor = load_policy("tiny-qwen2-vl-samples", cache_dir=cache_dir)
+    tok = processor.tokenizer
+    assert len(tok) < 1500 and model.get_output_embeddings().weight.shape[0] == len(tok)
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000  # the full-vocabulary one: 6.6 M
+    for text in samples_vocabulary_texts()[:200]:
+        assert tok.tokenize(text) == vl_tokenizer.tokenize(text)
+    assert isinstance(generate_reply(model, processor, QUESTION, image, max_new_tokens=4), str)
+
+
+def test_unknown_tiny_vocabulary(cache_dir):
+    with pytest.raises(ValueError, match="unknown tiny VLM vocabulary 'sample'; did you mean 'samples'"):
+        build_tiny_vlm("qwen2-vl", vocabulary="sample", cache_dir=cache_dir)

@@ -82,3 +82,44 @@ def test_second_load_uses_the_cache(cache_dir, vl_tokenizer, monkeypatch):
     again = load_vl_tokenizer(cache_dir)
     assert again.get_vocab() == vl_tokenizer.get_vocab()
     assert read_manifest(vl_tokenizer_dir(cache_dir))["vision_tokens"] == list(VISION_TOKENS)
+
+
+def test_a_trimmed_vocabulary_spells_its_texts_as_the_full_one(vl_tokenizer):
+    from medix_r1.models.tokenizer import trim_vocabulary
+
+    texts = ["<MRI_SCAN><thinking>I look.</thinking><answer>Greyscale</answer>", "Which organ is examined?"]
+    small = trim_vocabulary(vl_tokenizer, texts)
+    assert 256 < len(small) < 400  # the 256 byte tokens, the specials, and what the texts need
+    for text in texts:
+        full_tokens = vl_tokenizer.convert_ids_to_tokens(
+            vl_tokenizer(text, add_special_tokens=False).input_ids
+        )
+        small_tokens = small.convert_ids_to_tokens(small(text, add_special_tokens=False).input_ids)
+        assert small_tokens == full_tokens
+    # Any other text still encodes (in smaller pieces) and decodes back unchanged.
+    other = "Pneumothorax, Wörter, 😀"
+    ids = small(other, add_special_tokens=False).input_ids
+    assert max(ids) < len(small) and small.decode(ids) == other
+    assert len(ids) > len(vl_tokenizer(other, add_special_tokens=False).input_ids)
+    # Same special-token roles and chat template; the vision tokens keep one id each.
+    assert (small.bos_token, small.eos_token, small.pad_token) == ("<|im_start|>", "<|im_end|>", "<|im_end|>")
+    assert small.chat_template == vl_tokenizer.chat_template
+    assert len(set(vision_token_ids(small).values())) == 4
+    assert small("<|vision_start|><|image_pad|>", add_special_tokens=False).input_ids == [
+        vision_token_ids(small)["vision_start_token_id"],
+        vision_token_ids(small)["image_token_id"],
+    ]
+
+
+def test_trimming_needs_a_bpe_tokenizer(vl_tokenizer):
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    from medix_r1.models.tokenizer import trim_vocabulary
+
+    word_level = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    )
+    with pytest.raises(ValueError, match="needs a BPE tokenizer, not 'WordLevel'"):
+        trim_vocabulary(word_level, ["a"])

@@ -188,6 +188,14 @@ def test_embedding_reward_encodes_each_string_once_and_caches_references() -> No
     assert embedder.calls == [["left LUNG", "Left lung", "femur"]]
     reward(["<answer>left lung x</answer>"], solution=[SOL])
     assert embedder.calls[-1] == ["left lung x"]  # the reference came from the cache
+    # A repeated answer (a converging policy's "femur", step after step) is not encoded again.
+    calls = len(embedder.calls)
+    assert reward(["<answer>femur</answer>", "<answer>left lung x</answer>"], solution=[SOL] * 2) == [0.0, 0.0]
+    assert len(embedder.calls) == calls
+    # The answer cache is small and separate: answers cannot push references out.
+    small = EmbeddingSimilarityReward(CaseFoldEmbedder(), answer_cache_size=1)
+    small([f"<answer>a{i}</answer>" for i in range(5)], solution=[SOL] * 5)
+    assert len(small.answer_cache) == 1 and len(small.reference_cache) == 1
 
 
 def test_embedding_reward_continuous_and_threshold() -> None:

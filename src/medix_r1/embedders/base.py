@@ -34,8 +34,9 @@ class Embedder(Protocol):
 
 
 class EmbeddingCache:
-    """An LRU map text -> unit vector, bounded by ``max_items`` (reference answers repeat across a
-    group of rollouts and across epochs; predictions rarely repeat, so only references go here)."""
+    """An LRU map text -> unit vector, bounded by ``max_items`` (the embedding reward keeps one for
+    reference answers, which repeat across a group of rollouts and across epochs, and a smaller one
+    for predicted answers)."""
 
     def __init__(self, max_items: int = 50_000) -> None:
         self.max_items = max_items

@@ -39,7 +39,7 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 @dataclass(frozen=True)
 class BuiltinModel:
-    """A named model. ``builder`` is ``"tiny:<arch>"``, ``"smollm2"``, ``"demo-vlm"`` or ``"hub:<id>"``."""
+    """A named model. ``builder`` is ``"tiny:<arch>"`` (``"tiny:<arch>:<vocabulary>"``), ``"smollm2"``, ``"demo-vlm"`` or ``"hub:<id>"``."""
 
     name: str
     builder: str
@@ -52,6 +52,11 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
     for m in (
         BuiltinModel(
             "tiny-qwen2-vl", "tiny:qwen2-vl", "Tiny random Qwen2-VL (6.6 M params) for tests and CPU runs"
+        ),
+        BuiltinModel(
+            "tiny-qwen2-vl-samples",
+            "tiny:qwen2-vl:samples",
+            "Tiny random Qwen2-VL with its vocabulary trimmed to the bundled samples (~0.6 M params; the quickstart)",
         ),
         BuiltinModel("tiny-qwen2.5-vl", "tiny:qwen2.5-vl", "Tiny random Qwen2.5-VL (6.6 M params)"),
         BuiltinModel("tiny-qwen3-vl", "tiny:qwen3-vl", "Tiny random Qwen3-VL (6.7 M params)"),
@@ -106,7 +111,8 @@ class ModelSpec:
         if builder.startswith("tiny:"):
             from medix_r1.models.tiny import tiny_vlm_dir
 
-            return str(tiny_vlm_dir(builder.removeprefix("tiny:"), cache_dir=cache_dir))
+            arch, _, vocabulary = builder.removeprefix("tiny:").partition(":")
+            return str(tiny_vlm_dir(arch, cache_dir=cache_dir, vocabulary=vocabulary or "full"))
         if builder == "smollm2":
             from medix_r1.models.smollm2 import smollm2_dir
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medix_r1.errors import did_you_mean
-from medix_r1.models.cache import materialize_dir, models_cache_dir
+from medix_r1.models.cache import cache_root, materialize_dir, models_cache_dir
 from medix_r1.models.extras import require_transformers
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TINY_ARCHS",
+    "VOCABULARIES",
+    "samples_vocabulary_texts",
     "normalize_arch",
     "mrope_section",
     "tiny_vlm_config",
@@ -44,6 +46,12 @@ TINY_ARCHS: dict[str, tuple[str, int]] = {
     "qwen3-vl": ("qwen3_vl", 16),
 }
 _ALIASES = {"qwen2-5-vl": "qwen2.5-vl", "qwen25-vl": "qwen2.5-vl"}
+
+#: Which vocabulary a tiny model gets: ``full`` is the offline tokenizer's 49,156 tokens; ``samples``
+#: keeps only what the bundled sample set, the MediX instructions and replies in both response
+#: formats need (:func:`samples_vocabulary_texts`; about 900 tokens, any other text still encodes
+#: byte by byte), so the output head, nearly all of a tiny model's compute, is ~50x smaller.
+VOCABULARIES: tuple[str, ...] = ("full", "samples")
 
 _HIDDEN = 64
 _TEXT_LAYERS = 2
@@ -72,6 +80,25 @@ def mrope_section(head_dim: int) -> list[int]:
     t = half // 4
     h = (half - t) // 2
     return [t, h, half - t - h]
+
+
+def samples_vocabulary_texts() -> list[str]:
+    """The texts the ``samples`` vocabulary is trimmed to: the bundled sample set's training-split
+    questions and answers, both MediX instructions, every modality tag, and a chat-formatted turn
+    with a reply in each response format (the held-out split's words are all among these)."""
+    from medix_r1.data import ensure_samples, load_records
+    from medix_r1.modality import MODALITY_TAGS
+    from medix_r1.parsing import THINK, THINKING
+    from medix_r1.prompting import COMPACT_TEMPLATE, INSTRUCTION_TEMPLATE
+
+    train = ensure_samples(cache_root() / "samples").train_path
+    texts = [text for r in load_records(train) for text in (r.problem, r.solution)]
+    texts += [INSTRUCTION_TEMPLATE, COMPACT_TEMPLATE, " ".join(MODALITY_TAGS)]
+    for fmt in (THINKING, THINK):
+        for reasoning in ("I look at the image.", "I read the image and the question."):
+            reply = f"{fmt.think_open}{reasoning}{fmt.think_close}{fmt.answer_open}answer{fmt.answer_close}"
+            texts.append(f"<|im_start|>user\nQuestion:<|im_end|>\n<|im_start|>assistant\n{reply}<|im_end|>\n")
+    return texts
 
 
 def tiny_vlm_config(arch: str, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
@@ -132,7 +159,11 @@ def tiny_vlm_config(arch: str, tokenizer: PreTrainedTokenizerBase) -> Pretrained
 
 
 def build_tiny_vlm(
-    arch: str = "qwen2-vl", seed: int = 0, *, cache_dir: str | os.PathLike[str] | None = None
+    arch: str = "qwen2-vl",
+    seed: int = 0,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    vocabulary: str = "full",
 ) -> tuple[PreTrainedModel, Any]:
     """Build a tiny random ``arch`` model and its processor.
 
@@ -140,6 +171,7 @@ def build_tiny_vlm(
         arch: ``"qwen2-vl"``, ``"qwen2.5-vl"`` or ``"qwen3-vl"``.
         seed: weights are a function of ``seed`` alone (the global RNG is left untouched).
         cache_dir: where the offline tokenizer is cached (default ``$MEDIX_R1_CACHE``).
+        vocabulary: ``"full"`` or ``"samples"`` (:data:`VOCABULARIES`).
 
     Returns:
         ``(model, processor)``: a ``*ForConditionalGeneration`` in eval mode, float32 on CPU, and an
@@ -155,7 +187,16 @@ def build_tiny_vlm(
 
     arch = normalize_arch(arch)
     model_type, patch_size = TINY_ARCHS[arch]
+    if vocabulary not in VOCABULARIES:
+        hint = did_you_mean(vocabulary, VOCABULARIES) or "."
+        raise ValueError(
+            f"unknown tiny VLM vocabulary {vocabulary!r}{hint} Choose one of: {', '.join(VOCABULARIES)}"
+        )
     tokenizer = load_vl_tokenizer(cache_dir)
+    if vocabulary == "samples":
+        from medix_r1.models.tokenizer import trim_vocabulary
+
+        tokenizer = trim_vocabulary(tokenizer, samples_vocabulary_texts())
     config = tiny_vlm_config(arch, tokenizer)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -172,15 +213,24 @@ def tiny_vlm_dir(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     rebuild: bool = False,
+    vocabulary: str = "full",
 ) -> Path:
-    """The cached folder of a tiny model (``models/tiny-<arch>-seed<seed>``), built on first use."""
+    """The cached folder of a tiny model (``models/tiny-<arch>-seed<seed>``, with ``-samples-v<N>``
+    for the ``samples`` vocabulary of sample-set version N), built on first use."""
     from medix_r1.models.folders import save_policy
 
     arch = normalize_arch(arch)
 
     def build(tmp: Path) -> None:
-        model, processor = build_tiny_vlm(arch, seed, cache_dir=cache_dir)
+        model, processor = build_tiny_vlm(arch, seed, cache_dir=cache_dir, vocabulary=vocabulary)
         save_policy(model, processor, tmp)
 
-    target = models_cache_dir(f"tiny-{arch}-seed{seed}", cache_dir)
-    return materialize_dir(target, build, info={"arch": arch, "seed": seed}, rebuild=rebuild)
+    name = f"tiny-{arch}-seed{seed}"
+    info: dict[str, Any] = {"arch": arch, "seed": seed}
+    if vocabulary != "full":
+        from medix_r1.data.samples import SAMPLES_VERSION
+
+        name += f"-{vocabulary}-v{SAMPLES_VERSION}"
+        info["vocabulary"] = vocabulary
+    target = models_cache_dir(name, cache_dir)
+    return materialize_dir(target, build, info=info, rebuild=rebuild)

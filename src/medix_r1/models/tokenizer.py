@@ -41,6 +41,7 @@ __all__ = [
     "vl_tokenizer_dir",
     "load_vl_tokenizer",
     "add_tag_tokens",
+    "trim_vocabulary",
 ]
 
 VISION_START = "<|vision_start|>"
@@ -191,3 +192,65 @@ def add_tag_tokens(model: PreTrainedModel, processor: Any, tags: Sequence[str] |
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     return new
+
+
+def trim_vocabulary(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> PreTrainedTokenizerBase:
+    """A copy of a byte-level BPE ``tokenizer`` that keeps only the tokens ``texts`` need.
+
+    Kept: every token the tokenizer uses to spell ``texts``, every token a kept token is merged
+    from (recursively), the 256 single-byte tokens (so any string still encodes, in smaller pieces)
+    and the special and added tokens the tokenizer declares. Merges are kept when both parts and the
+    result are kept, in their original order, so each of ``texts`` encodes to exactly the same
+    token strings as before (a merge that never fires on them is all that goes). Ids are renumbered
+    from 0: added tokens first, then the others in their old order. The chat template and the
+    special-token roles are unchanged.
+
+    The CPU quickstart's tiny model uses it (``tiny-qwen2-vl-samples``): almost all of a tiny
+    model's compute is its input embedding and output head, one row per vocabulary entry.
+    """
+    import json
+    import tempfile
+
+    from tokenizers import Tokenizer
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import AutoTokenizer
+
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    model = spec["model"]
+    if model.get("type") != "BPE":
+        raise ValueError(f"trim_vocabulary needs a BPE tokenizer, not {model.get('type')!r}")
+    as_strings = bool(model["merges"]) and isinstance(model["merges"][0], str)
+    merges = [tuple(m.split(" ", 1)) if as_strings else tuple(m) for m in model["merges"]]
+    made_from: dict[str, list[tuple[str, str]]] = {}
+    for a, b in merges:
+        made_from.setdefault(a + b, []).append((a, b))
+
+    declared = set(tokenizer.all_special_tokens)
+    added = [t for t in spec["added_tokens"] if t["content"] in declared or not t.get("special", True)]
+    added_names = {t["content"] for t in added}
+    keep = {t for t in ByteLevel.alphabet() if t in model["vocab"]}
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        keep.update(t for t in tokenizer.convert_ids_to_tokens(ids) if t not in added_names)
+    stack = list(keep)
+    while stack:
+        for parts in made_from.get(stack.pop(), ()):
+            for part in parts:
+                if part not in keep:
+                    keep.add(part)
+                    stack.append(part)
+
+    old_ids = {**model["vocab"], **{t["content"]: t["id"] for t in spec["added_tokens"]}}
+    order = [t["content"] for t in sorted(added, key=lambda t: t["id"])]
+    order += sorted((t for t in keep if t not in added_names), key=old_ids.__getitem__)
+    new_ids = {token: i for i, token in enumerate(order)}
+    model["vocab"] = new_ids
+    kept_merges = [(a, b) for a, b in merges if a in keep and b in keep and a + b in keep]
+    model["merges"] = [f"{a} {b}" for a, b in kept_merges] if as_strings else [list(m) for m in kept_merges]
+    spec["added_tokens"] = [{**t, "id": new_ids[t["content"]]} for t in added]
+    Tokenizer.from_str(json.dumps(spec))  # fails here, with tokenizers' own message, if inconsistent
+
+    with tempfile.TemporaryDirectory(prefix="medix-trim-") as tmp:
+        tokenizer.save_pretrained(tmp)
+        Path(tmp, "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        return AutoTokenizer.from_pretrained(tmp)

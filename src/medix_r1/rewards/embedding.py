@@ -1,8 +1,10 @@
 """Embedding-similarity reward (reference 3.7): cosine similarity of predicted and reference answers.
 
-Batch-first: every distinct string of a batch is encoded once, in one call, and reference
-embeddings are kept in a bounded cache across calls (references repeat across a rollout group and
-across epochs). Binary at a threshold (published: 1 when similarity >= 0.8) or continuous.
+Batch-first: every distinct string of a batch is encoded once, in one call. Reference embeddings
+are kept in a bounded cache across calls (references repeat across a rollout group and across
+epochs), and predicted answers in a small one of their own (a converging policy repeats its short
+answers, such as "MRI", step after step; long free-text answers rarely repeat, so they cannot push
+references out). Binary at a threshold (published: 1 when similarity >= 0.8) or continuous.
 """
 
 from __future__ import annotations
@@ -40,31 +42,36 @@ class EmbeddingSimilarityReward(RolloutReward):
         binary: bool = True,
         fmt: ResponseFormat = THINKING,
         reference_cache_size: int = 50_000,
+        answer_cache_size: int = 4_096,
     ) -> None:
         self.embedder = embedder
         self.threshold = threshold
         self.binary = binary
         self.fmt = fmt
         self.reference_cache = EmbeddingCache(reference_cache_size)
+        self.answer_cache = EmbeddingCache(answer_cache_size)
         self.strings_encoded = 0
 
     def similarities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        """Cosine similarity of each (prediction, reference) pair; each distinct string encoded once."""
+        """Cosine similarity of each (prediction, reference) pair; each distinct string encoded once
+        (and not again while a cache holds it)."""
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         vectors: dict[str, np.ndarray] = {}
-        for _, reference in pairs:
-            if reference not in vectors:
-                cached = self.reference_cache.get(reference)
-                if cached is not None:
-                    vectors[reference] = cached
+        for side, cache in ((1, self.reference_cache), (0, self.answer_cache)):
+            for text in dict.fromkeys(pair[side] for pair in pairs):
+                if text not in vectors:
+                    cached = cache.get(text)
+                    if cached is not None:
+                        vectors[text] = cached
         todo = list(dict.fromkeys(s for pair in pairs for s in pair if s not in vectors))
         if todo:
             encoded = self.embedder.encode(todo)
             self.strings_encoded += len(todo)
             vectors.update(zip(todo, encoded, strict=True))
-        for _, reference in pairs:
+        for prediction, reference in pairs:
             self.reference_cache.put(reference, vectors[reference])
+            self.answer_cache.put(prediction, vectors[prediction])
         return np.array([float(vectors[p] @ vectors[r]) for p, r in pairs], dtype=np.float64)
 
     def score_rollouts(self, rollouts: Sequence[Rollout]) -> list[float]:
