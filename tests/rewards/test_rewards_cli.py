@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medix_r1.cli import app
+from medix_r1.judges.prompts import ANSWER_MATCH_TEMPLATE_HASH
 from medix_r1.testing.loopback import FaultPlan, LoopbackChatServer
 
 runner = CliRunner()
@@ -86,7 +87,10 @@ def test_fake_judge_output_and_summary(tmp_path: Path) -> None:
         "accuracy_llm",
         "accuracy_embed",
         "modality",
+        "judge_prompt_hash",
     ]
+    # Like evaluation rows, each row names the judge prompt it was scored with (the answer-match template).
+    assert {r["judge_prompt_hash"] for r in out} == {ANSWER_MATCH_TEMPLATE_HASH}
     assert out[0]["overall"] == 1.0
     assert out[2]["input_modality"] == "CR" and out[2]["modality"] == 0.0  # CT_SCAN answered, X_RAY expected
     assert out[3]["accuracy_llm"] == 0.0  # a bare letter never scores

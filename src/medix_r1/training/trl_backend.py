@@ -82,6 +82,7 @@ class TrainResult:
     seconds: float
     metrics: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[Any] = field(default_factory=list)
+    judge_prompt_hash: str | None = None  # the reward judge's prompt template (summary.json)
 
 
 def build_composite(config: TrainConfig) -> CompositeReward:
@@ -471,7 +472,9 @@ def train_trl(
     trainer.save_model(str(final_dir))
     rows = read_metrics(metrics_path)
     steps = trainer.state.global_step // config.optim.updates_per_step
-    result = TrainResult(run_dir, final_dir, steps, seconds, rows, metrics_cb.alarms)
+    result = TrainResult(
+        run_dir, final_dir, steps, seconds, rows, metrics_cb.alarms, trainer.composite.judge_prompt_hash
+    )
     if write_outputs:
         from medix_r1.training.report import write_run_outputs
 
