@@ -308,7 +308,9 @@ def score_file(
             nonlocal done
             for row, result in zip(chunk, scored, strict=True):
                 count(result)
-                out.write(json.dumps(_output_row(row, result, identity["judge_template"]), ensure_ascii=False))
+                out.write(
+                    json.dumps(_output_row(row, result, identity["judge_template"]), ensure_ascii=False)
+                )
                 out.write("\n")
             out.flush()
             done += len(chunk)
