@@ -122,6 +122,9 @@ def trl_utils(monkeypatch):
     """trl.trainer.utils, with its switch restored after the test."""
     import trl.trainer.utils as module
 
+    assert hasattr(module, "_use_triton"), (
+        "TRL has no trl.trainer.utils._use_triton: trl_compat must follow TRL"
+    )
     monkeypatch.setattr(module, "_use_triton", module._use_triton)
     return module
 
