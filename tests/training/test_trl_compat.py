@@ -119,13 +119,14 @@ def test_trainer_attributes_are_checked_after_trl_builds_them():
 
 @pytest.fixture()
 def trl_utils(monkeypatch):
-    """trl.trainer.utils, with its switch restored after the test."""
+    """trl.trainer.utils with TRL's own switch (a trainer built earlier in this process may have
+    patched it), and whatever it was restored after the test."""
     import trl.trainer.utils as module
 
     assert hasattr(module, "_use_triton"), (
         "TRL has no trl.trainer.utils._use_triton: trl_compat must follow TRL"
     )
-    monkeypatch.setattr(module, "_use_triton", module._use_triton)
+    monkeypatch.setattr(module, "_use_triton", getattr(module._use_triton, "__wrapped__", module._use_triton))
     return module
 
 

@@ -174,6 +174,7 @@ def score_completion_tokens_only_on_cpu() -> bool:
         return device.type == "cpu" or original(device)
 
     compact_positions._medix_cpu_compact = True  # type: ignore[attr-defined]
+    compact_positions.__wrapped__ = original  # type: ignore[attr-defined]  # TRL's own switch
     trl_utils._use_triton = compact_positions
     return True
 
