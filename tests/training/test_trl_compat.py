@@ -130,31 +130,19 @@ def trl_utils(monkeypatch):
     return module
 
 
-def tiny_causal_lm():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
 def test_trl_decides_by_the_switch_we_reassign(trl_utils):
     assert list(inspect.signature(trl_utils._use_triton).parameters) == ["device"]
     assert trl_utils._use_triton(torch.device("cpu")) is False  # TRL's own answer on a CPU
     assert trl_compat._reads_global(trl_utils.add_fused_lm_head, "_use_triton")
 
 
-def test_the_cpu_switch_takes_effect_in_trls_fused_forward(trl_utils):
-    """After the patch TRL's own fused forward asks our switch, gets True on a CPU, scores only the
-    labelled positions, and returns the same log-probs as without it."""
-    model = tiny_causal_lm()
+def test_the_cpu_switch_takes_effect_in_trls_fused_forward(trl_utils, tiny_model_dir):
+    """After the patch TRL's own fused forward (on the tiny Qwen2-VL the training tests train) asks
+    our switch, gets True on a CPU, and returns the same log-probs as without it."""
+    from medix_r1.models import load_policy
+
+    model, _ = load_policy(str(tiny_model_dir), dtype="float32", device="cpu")
+    model.eval()
     trl_utils.add_fused_lm_head(model)
     ids = torch.tensor([[3, 9, 4, 12, 7, 5]])
     labels = torch.tensor([[-100, -100, -100, 12, 7, 5]])
