@@ -39,6 +39,7 @@ from medix_r1.errors import MedixError
 __all__ = [
     "TESTED_TRL",
     "TrlCompatError",
+    "check_trainer_attributes",
     "check_trl",
     "cpu_categorical_sampling",
     "save_checkpoint_now",
