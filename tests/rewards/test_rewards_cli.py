@@ -221,3 +221,40 @@ def test_judge_required_and_presets_listed(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--judge-url" in result.output
     listed = runner.invoke(app, ["reward", "presets"])
     assert listed.exit_code == 0 and "medix-r1-think" in listed.output and "no (exact)" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("judge_model", "thinking_off"),
+    [
+        ("Qwen/Qwen3-4B-Instruct-2507", True),  # the published judge: thinking off through the chat template
+        ("gpt-4o-mini", False),  # OpenAI's own models refuse unknown fields (the rule evaluation uses too)
+    ],
+)
+def test_the_judge_is_asked_with_thinking_off_as_evaluation_asks_it(
+    tmp_path: Path, judge_model, thinking_off
+):
+    from medix_r1.judges.fake import fake_chat_reply
+
+    bodies = []
+
+    def reply(messages, body):
+        bodies.append(body)
+        return fake_chat_reply(messages)
+
+    src = write_rows(tmp_path / "in.jsonl", ROWS[:3])
+    with LoopbackChatServer(reply) as server:
+        result = score(
+            [
+                str(src),
+                "-o",
+                str(tmp_path / "out.jsonl"),
+                "--judge-url",
+                server.base_url,
+                "--judge-model",
+                judge_model,
+            ]
+        )
+    assert result.exit_code == 0, result.output
+    assert bodies and all(b["model"] == judge_model for b in bodies)
+    expected = {"enable_thinking": False} if thinking_off else None
+    assert {str(b.get("chat_template_kwargs")) for b in bodies} == {str(expected)}
