@@ -171,9 +171,9 @@ def run_variant(
     if name in TORCH_SAMPLING:  # MedixGRPOTrainer._generate looks the context manager up at call time
         import contextlib
 
-        from medix_r1.training import trl_backend
+        from medix_r1.training import trl_compat
 
-        trl_backend.cpu_categorical_sampling = contextlib.nullcontext
+        trl_compat.cpu_categorical_sampling = contextlib.nullcontext
     image_processor = processor.image_processor
     timer.wrap(image_processor, "__call__", "image processing")
     timer.wrap(image_processor, "preprocess", "image processing")
@@ -186,9 +186,9 @@ def run_variant(
     try:
         trainer.train()
     finally:
-        from medix_r1.training import trl_backend
+        from medix_r1.training import trl_compat
 
-        trl_backend.cpu_categorical_sampling = _FAST_SAMPLING
+        trl_compat.cpu_categorical_sampling = _FAST_SAMPLING
 
     keep = slice(1, None) if len(step_times) > 1 else slice(None)
     kept_steps, kept_phases = step_times[keep], phase_rows[keep]
@@ -224,10 +224,10 @@ def main() -> None:
 
     import torch
 
-    from medix_r1.training import trl_backend
+    from medix_r1.training import trl_compat
 
     global _FAST_SAMPLING
-    _FAST_SAMPLING = trl_backend.cpu_categorical_sampling
+    _FAST_SAMPLING = trl_compat.cpu_categorical_sampling
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     results = [
         run_variant(

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medix_r1.cli import app
+from medix_r1.judges.prompts import ANSWER_MATCH_TEMPLATE_HASH
 from medix_r1.testing.loopback import FaultPlan, LoopbackChatServer
 
 runner = CliRunner()
@@ -86,7 +87,10 @@ def test_fake_judge_output_and_summary(tmp_path: Path) -> None:
         "accuracy_llm",
         "accuracy_embed",
         "modality",
+        "judge_prompt_hash",
     ]
+    # Like evaluation rows, each row names the judge prompt it was scored with (the answer-match template).
+    assert {r["judge_prompt_hash"] for r in out} == {ANSWER_MATCH_TEMPLATE_HASH}
     assert out[0]["overall"] == 1.0
     assert out[2]["input_modality"] == "CR" and out[2]["modality"] == 0.0  # CT_SCAN answered, X_RAY expected
     assert out[3]["accuracy_llm"] == 0.0  # a bare letter never scores
@@ -217,3 +221,40 @@ def test_judge_required_and_presets_listed(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--judge-url" in result.output
     listed = runner.invoke(app, ["reward", "presets"])
     assert listed.exit_code == 0 and "medix-r1-think" in listed.output and "no (exact)" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("judge_model", "thinking_off"),
+    [
+        ("Qwen/Qwen3-4B-Instruct-2507", True),  # the published judge: thinking off through the chat template
+        ("gpt-4o-mini", False),  # OpenAI's own models refuse unknown fields (the rule evaluation uses too)
+    ],
+)
+def test_the_judge_is_asked_with_thinking_off_as_evaluation_asks_it(
+    tmp_path: Path, judge_model, thinking_off
+):
+    from medix_r1.judges.fake import fake_chat_reply
+
+    bodies = []
+
+    def reply(messages, body):
+        bodies.append(body)
+        return fake_chat_reply(messages)
+
+    src = write_rows(tmp_path / "in.jsonl", ROWS[:3])
+    with LoopbackChatServer(reply) as server:
+        result = score(
+            [
+                str(src),
+                "-o",
+                str(tmp_path / "out.jsonl"),
+                "--judge-url",
+                server.base_url,
+                "--judge-model",
+                judge_model,
+            ]
+        )
+    assert result.exit_code == 0, result.output
+    assert bodies and all(b["model"] == judge_model for b in bodies)
+    expected = {"enable_thinking": False} if thinking_off else None
+    assert {str(b.get("chat_template_kwargs")) for b in bodies} == {str(expected)}

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 
 def test_inverse_cdf_sampling_draws_from_the_same_distribution():
-    from medix_r1.training.trl_backend import cpu_categorical_sampling
+    from medix_r1.training.trl_compat import cpu_categorical_sampling
 
     probs = torch.tensor([0.1, 0.0, 0.6, 0.3, 0.0])
     rows = probs.expand(40_000, 5).contiguous()
@@ -28,7 +28,7 @@ def test_inverse_cdf_sampling_draws_from_the_same_distribution():
 
 
 def test_other_calls_and_the_original_are_untouched():
-    from medix_r1.training.trl_backend import cpu_categorical_sampling
+    from medix_r1.training.trl_compat import cpu_categorical_sampling
 
     original = torch.multinomial
     with cpu_categorical_sampling():
@@ -47,7 +47,7 @@ def test_other_calls_and_the_original_are_untouched():
 def test_generate_uses_it_only_inside_the_trainer_generation(monkeypatch):
     """MedixGRPOTrainer._generate turns the fast path on around TRL's generation on a CPU."""
     pytest.importorskip("trl")
-    from medix_r1.training import trl_backend
+    from medix_r1.training import trl_compat
 
     seen = []
 
@@ -56,7 +56,7 @@ def test_generate_uses_it_only_inside_the_trainer_generation(monkeypatch):
             seen.append(getattr(torch.multinomial, "_medix_inverse_cdf", False))
             return prompts
 
-    cls = trl_backend._trainer_class()
+    cls = trl_compat.trainer_class()
     trainer = cls.__new__(cls)
     monkeypatch.setattr(cls.__mro__[1], "_generate", Fake._generate)
     trainer._timing = {"generation_s": 0.0}

@@ -138,7 +138,7 @@ def test_validation_errors_name_the_key_and_the_fix(overrides, message):
 
 
 def test_unknown_preset_suggests_the_closest():
-    with pytest.raises(ConfigError, match="Did you mean 'medix-r1-8b-dapo'"):
+    with pytest.raises(ConfigError, match=r"; did you mean 'medix-r1-8b-dapo'\?"):
         load_config("medix-r1-8b-dap0")
 
 

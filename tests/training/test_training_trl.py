@@ -80,6 +80,9 @@ def test_grpo_two_steps_trains_and_records(tiny_config, tiny_model_dir):
         assert key in rows[0], key
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["span_steps"] == 1
+    from medix_r1.judges.prompts import ANSWER_MATCH_TEMPLATE_HASH
+
+    assert summary["judge_prompt_hash"] == ANSWER_MATCH_TEMPLATE_HASH  # the key evaluation rows use
     assert summary["reward_first"] == pytest.approx(round(rows[0]["reward"], 4), abs=1e-4)
     assert (result.run_dir / "reward_curves.png").stat().st_size > 10_000
     report = (result.run_dir / "report.md").read_text()

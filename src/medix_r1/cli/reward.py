@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -16,47 +17,43 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _opt(field: str, *flags: str, **kwargs: Any) -> Any:
+    """A ``typer.Option`` whose default and help are the :class:`RewardConfig` field's (one source)."""
+    from medix_r1.rewards.config import RewardConfig
+
+    info = RewardConfig.model_fields[field]
+    options = {"help": info.description, **kwargs}
+    return typer.Option(options.pop("default", info.default), *flags, **options)
+
+
 @app.command("score")
 def score(
     input_path: Path = typer.Argument(
         ..., help="JSONL rows with 'response' and 'solution' ('<TAG> answer')."
     ),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored rows (JSONL)."),
-    preset: str = typer.Option("medix-r1", help="Reward preset (see `medix-r1 reward presets`)."),
-    judge: str | None = typer.Option(
-        None,
+    # One option per RewardConfig field, named as that field (flag names as `reward score` has always had them).
+    preset: str = _opt("preset", "--preset"),
+    judge: str | None = _opt(
+        "judge",
+        "--judge",
+        default=None,  # openai when --judge-url is given; no silent default to a judge that is not there
         help="Judge backend: openai (default when --judge-url is given), transformers, or fake (tests, demos).",
     ),
-    judge_url: str | None = typer.Option(
-        None, help="OpenAI-compatible judge base URL, e.g. http://localhost:8085/v1."
-    ),
-    judge_model: str = typer.Option(
-        "Qwen/Qwen3-4B-Instruct-2507", help="Judge model name (or path for transformers)."
-    ),
-    judge_concurrency: int = typer.Option(64, help="Judge requests in flight at most."),
-    judge_timeout: float = typer.Option(60.0, help="Seconds before one judge request times out."),
-    judge_retries: int = typer.Option(
-        4, help="Retries per judge request on 429 / 5xx / timeouts / bad replies."
-    ),
-    judge_deadline: float = typer.Option(
-        120.0,
-        help="Seconds one batch (--chunk-size rows) may wait on the judge in total; then --on-judge-error applies.",
-    ),
-    judge_cache: Path | None = typer.Option(None, help="SQLite file caching judge verdicts across runs."),
-    judge_token_limit_param: str = typer.Option(
-        "max_tokens",
-        help="Request field for the reply-length limit: max_tokens (vLLM, SGLang) or max_completion_tokens "
-        "(servers that want OpenAI's newer name).",
-    ),
-    embedding_model: str = typer.Option(
-        "minilm",
-        help="Sentence-transformers id or path; 'minilm' = packaged offline MiniLM; 'hashing' = test embedder.",
-    ),
-    on_judge_error: str = typer.Option(
-        "raise", help="After retries: raise (exit non-zero) or skip (leave unscored)."
-    ),
+    judge_url: str | None = _opt("judge_url", "--judge-url"),
+    judge_model: str = _opt("judge_model", "--judge-model"),
+    judge_concurrency: int = _opt("judge_concurrency", "--judge-concurrency"),
+    judge_timeout_s: float = _opt("judge_timeout_s", "--judge-timeout"),
+    judge_retries: int = _opt("judge_retries", "--judge-retries"),
+    judge_deadline_s: float = _opt("judge_deadline_s", "--judge-deadline"),
+    judge_cache: Path | None = _opt("judge_cache", "--judge-cache"),
+    judge_token_limit_param: str = _opt("judge_token_limit_param", "--judge-token-limit-param"),
+    embedding_model: str = _opt("embedding_model", "--embedding-model"),
+    on_judge_error: str = _opt("on_judge_error", "--on-judge-error"),
     summary_json: Path | None = typer.Option(None, help="Also write the run summary here (JSON)."),
-    chunk_size: int = typer.Option(512, help="Rows scored (and written) per batch."),
+    chunk_size: int = typer.Option(
+        512, help="Rows scored (and written) per batch; --judge-deadline applies to each batch."
+    ),
 ) -> None:
     """Score INPUT_PATH into --output, adding overall, format, accuracy_llm, accuracy_embed, modality."""
     if chunk_size < 1:
@@ -71,9 +68,9 @@ def score(
         judge_url=judge_url,
         judge_model=judge_model,
         judge_concurrency=judge_concurrency,
-        judge_timeout_s=judge_timeout,
+        judge_timeout_s=judge_timeout_s,
         judge_retries=judge_retries,
-        judge_deadline_s=judge_deadline,
+        judge_deadline_s=judge_deadline_s,
         judge_cache=judge_cache,
         judge_token_limit_param=judge_token_limit_param,
         embedding_model=embedding_model,

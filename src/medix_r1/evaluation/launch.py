@@ -12,15 +12,9 @@ from typing import Any
 from medix_r1.evaluation.config import EvalConfig, EvalConfigError
 from medix_r1.evaluation.judging import JudgeProtocol
 from medix_r1.evaluation.tasks import TaskSpec
+from medix_r1.rewards.config import no_thinking_body
 
-__all__ = ["Clients", "build_tasks", "build_generator", "build_judge", "candidate_server", "wants_no_think"]
-
-
-def wants_no_think(model: str, url: str | None) -> bool:
-    """Disable the judge's thinking through the chat template (vLLM) unless it is OpenAI's API."""
-    return not (
-        model.startswith(("gpt", "o1", "o3", "o4")) or (url or "").startswith("https://api.openai.com")
-    )
+__all__ = ["Clients", "build_tasks", "build_generator", "build_judge", "candidate_server"]
 
 
 class Clients:
@@ -137,11 +131,7 @@ def build_judge(config: EvalConfig, clients: Clients) -> JudgeProtocol | None:
             "the judge phase needs --judge-url (an OpenAI-compatible endpoint) and --judge-model"
         )
     # Published judge settings: thinking off (Qwen3's chat template switch, sent by vLLM).
-    no_think = (
-        {"chat_template_kwargs": {"enable_thinking": False}}
-        if not config.judge_thinking and wants_no_think(config.judge_model, config.judge_url)
-        else None
-    )
+    no_think = None if config.judge_thinking else no_thinking_body(config.judge_model, config.judge_url)
     return JudgeProtocol(
         clients.get(config.judge_url, config.judge_model, config.judge_api_key_env),
         model=config.judge_model,

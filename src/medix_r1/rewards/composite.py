@@ -66,6 +66,18 @@ class CompositeReward:
     def weights(self) -> dict[str, float]:
         return {c.name: c.weight for c in self.components}
 
+    @property
+    def judge_prompt_hash(self) -> str | None:
+        """The hash of the prompt template the judge is asked with (12 hex digits), or None when no
+        component asks a judge. Written as ``judge_prompt_hash``, the key evaluation rows use, into
+        ``medix-r1 reward score``'s rows and a training run's ``summary.json``."""
+        for c in self.components:
+            judge = getattr(c.reward, "judge", None)
+            template_hash = getattr(judge, "template_hash", None)
+            if template_hash:
+                return str(template_hash)
+        return None
+
     def component(self, name: str) -> Any:
         for c in self.components:
             if c.name == name:

@@ -4,14 +4,31 @@ adapters (TRL, verl, EasyR1), and the function that builds the reward from it.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from medix_r1.errors import did_you_mean
 from medix_r1.rewards.composite import COMPONENT_NAMES, CompositeReward
 
-__all__ = ["RewardConfig", "build_reward_from_config", "load_reward_config"]
+__all__ = ["RewardConfig", "build_reward_from_config", "load_reward_config", "no_thinking_body"]
+
+
+def no_thinking_body(model: str, url: str | None) -> dict[str, Any] | None:
+    """The request field that turns a judge's thinking off through its chat template (vLLM, SGLang:
+    Qwen3 judges, the published setting), or None for OpenAI's own API, which refuses unknown fields.
+
+    One rule for the reward judge (``RewardConfig.judge_disable_thinking``) and the evaluation judge
+    (``EvalConfig.judge_thinking``, :func:`medix_r1.evaluation.launch.build_judge`).
+
+    >>> no_thinking_body("Qwen/Qwen3-4B-Instruct-2507", "http://localhost:8085/v1")
+    {'chat_template_kwargs': {'enable_thinking': False}}
+    >>> no_thinking_body("gpt-4o-mini", None) is None
+    True
+    """
+    if model.startswith(("gpt", "o1", "o3", "o4")) or (url or "").startswith("https://api.openai.com"):
+        return None
+    return {"chat_template_kwargs": {"enable_thinking": False}}
 
 
 class RewardConfig(BaseModel):
@@ -51,7 +68,9 @@ class RewardConfig(BaseModel):
         None, description="SQLite file caching verdicts across runs (off when unset)"
     )
     judge_disable_thinking: bool = Field(
-        True, description="Send chat_template_kwargs.enable_thinking=false (vLLM; Qwen3 judges) as published"
+        True,
+        description="Send chat_template_kwargs.enable_thinking=false (vLLM; Qwen3 judges) as published; "
+        "never to OpenAI's own API (see no_thinking_body)",
     )
     judge_token_limit_param: Literal["max_tokens", "max_completion_tokens"] = Field(
         "max_tokens",
@@ -114,7 +133,7 @@ def build_reward_from_config(config: RewardConfig) -> CompositeReward:
 
     if config.judge == "openai":
         extra = (
-            {"chat_template_kwargs": {"enable_thinking": False}} if config.judge_disable_thinking else None
+            no_thinking_body(config.judge_model, config.judge_url) if config.judge_disable_thinking else None
         )
         backend = make_chat_backend(
             "openai",

@@ -2,7 +2,8 @@
 
 Input rows carry ``response`` and ``solution`` (``"<TAG> answer"``; a separate ``modality`` field is
 also accepted). Output rows keep every input field and add ``overall, format, accuracy_llm,
-accuracy_embed, modality`` (null when unscored); an input ``modality`` field is kept as
+accuracy_embed, modality`` (null when unscored) and ``judge_prompt_hash`` (the hash of the judge's
+prompt template, the key evaluation rows carry too); an input ``modality`` field is kept as
 ``input_modality``, since ``modality`` in the output is the modality reward. Rows are scored in
 pipelined chunks and each chunk is flushed to ``OUTPUT.partial`` as soon as it is done; the output
 is replaced only when every row is scored, so an outage or a kill midway keeps every row scored
@@ -116,13 +117,16 @@ class ScoreSummary:
         }
 
 
-def _output_row(row: dict[str, Any], result: dict[str, float | None]) -> dict[str, Any]:
+def _output_row(
+    row: dict[str, Any], result: dict[str, float | None], judge_prompt_hash: str | None
+) -> dict[str, Any]:
     # The output column `modality` is the modality *reward*; an input `modality` field (the
     # reference tag) is kept under `input_modality` instead of being overwritten.
     out = dict(row)
     if "modality" in out:
         out["input_modality"] = out.pop("modality")
     out.update((k, result.get(k)) for k in OUTPUT_KEYS)
+    out["judge_prompt_hash"] = judge_prompt_hash  # as in evaluation rows: a changed judge prompt shows
     return out
 
 
@@ -200,7 +204,7 @@ def _reward_identity(reward: CompositeReward) -> dict[str, Any]:
         "preset": reward.preset,
         "weights": reward.weights,
         "judge": getattr(judge.backend, "identity", type(judge.backend).__name__),
-        "judge_template": getattr(judge, "template_hash", None),
+        "judge_template": reward.judge_prompt_hash,
         "embedder": getattr(embed.embedder, "identity", type(embed.embedder).__name__),
     }
 
@@ -304,7 +308,9 @@ def score_file(
             nonlocal done
             for row, result in zip(chunk, scored, strict=True):
                 count(result)
-                out.write(json.dumps(_output_row(row, result), ensure_ascii=False))
+                out.write(
+                    json.dumps(_output_row(row, result, identity["judge_template"]), ensure_ascii=False)
+                )
                 out.write("\n")
             out.flush()
             done += len(chunk)

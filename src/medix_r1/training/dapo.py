@@ -5,7 +5,7 @@ dilutes the batch. The published recipe (reference section 4) drops every group 
 reward* is <= 0.01 or >= 0.99 and samples more prompts (128 at a time, at most 20 tries) until the
 step's batch is full again. TRL's ``GRPOTrainer`` does not do this; :class:`DynamicFilter` does it
 around TRL's own ``_generate_and_score_completions`` (see
-:class:`medix_r1.training.trl_backend.MedixGRPOTrainer`), so GRPO itself is not re-implemented.
+:class:`medix_r1.training.trl_compat.MedixGRPOTrainer`), so GRPO itself is not re-implemented.
 
 The pieces are plain functions over tensors and TRL's batch dicts, tested on their own:
 

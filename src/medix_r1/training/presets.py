@@ -22,12 +22,12 @@ every 5 steps, 3 kept; the published reward (``medix-r1`` preset, ``<thinking>``
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
+from medix_r1.errors import did_you_mean
 from medix_r1.prompting import COMPACT_TEMPLATE
-from medix_r1.training.config import TrainConfig
+from medix_r1.training.config import ConfigError, TrainConfig
 
 __all__ = ["PRESETS", "get_preset", "preset_names", "QUICKSTART_WEIGHTS"]
 
@@ -146,7 +146,9 @@ def _quickstart() -> TrainConfig:
     )
 
 
-_BUILDERS: dict[str, Callable[[], TrainConfig]] = {
+#: Training presets by name, each a function that builds a fresh config (``PRESETS[name]()``, or
+#: :func:`get_preset`); a mapping like the reward presets' ``medix_r1.rewards.PRESETS``.
+PRESETS: dict[str, Callable[[], TrainConfig]] = {
     "medix-r1-2b-dapo": lambda: _published(
         "medix-r1-2b-dapo",
         "Qwen/Qwen3-VL-2B-Instruct",
@@ -181,24 +183,18 @@ _BUILDERS: dict[str, Callable[[], TrainConfig]] = {
     "quickstart": _quickstart,
 }
 
-PRESETS: tuple[str, ...] = tuple(_BUILDERS)
-
 
 def preset_names() -> list[str]:
-    return sorted(_BUILDERS)
+    return sorted(PRESETS)
 
 
 def get_preset(name: str) -> TrainConfig:
     """A fresh copy of a named config; an unknown name fails with "did you mean" and the list."""
     try:
-        builder = _BUILDERS[name]
+        builder = PRESETS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_BUILDERS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        from medix_r1.training.config import ConfigError
-
         raise ConfigError(
-            f"unknown training preset or config file {name!r}.{hint} Presets: {', '.join(sorted(_BUILDERS))}; "
-            "or give a .yaml file"
+            f"unknown training preset or config file {name!r}{did_you_mean(name, PRESETS) or '.'} "
+            f"Presets: {', '.join(sorted(PRESETS))}; or give a .yaml file"
         ) from None
     return builder()

@@ -140,6 +140,8 @@ def write_run_outputs(
     summary: dict[str, Any] = {"steps": result.steps, "seconds": round(result.seconds, 1)}
     summary.update(summarize_rewards(result.metrics))
     summary["alarms"] = alarms
+    if getattr(result, "judge_prompt_hash", None):  # the key evaluation and reward rows use
+        summary["judge_prompt_hash"] = result.judge_prompt_hash
     if extra:
         summary.update(extra)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

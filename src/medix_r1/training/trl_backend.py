@@ -10,8 +10,9 @@
    ``rewards/<component>/mean``; weights may be overridden per config);
 4. ``GRPOConfig`` from the config (:func:`grpo_args`): loss type, clip range, KL, GSPO's
    sequence-level ratio, group size, sampling, batch arithmetic, vLLM when asked;
-5. :class:`MedixGRPOTrainer`: TRL's trainer plus DAPO's dynamic filtering
-   (:mod:`medix_r1.training.dapo`), timing of generation vs reward, and judge health metrics;
+5. :class:`~medix_r1.training.trl_compat.MedixGRPOTrainer`: TRL's trainer plus DAPO's dynamic
+   filtering (:mod:`medix_r1.training.dapo`), timing of generation vs reward, and judge health
+   metrics; every use of TRL's private API lives in :mod:`medix_r1.training.trl_compat`;
 6. ``trainer.train()`` with resume; a judge outage stops the run with a resumable checkpoint and
    a message naming the judge (it is never scored as zeros); the end writes ``reward_curves.png``
    and ``report.md``.
@@ -24,14 +25,11 @@ is also the KL reference: :func:`set_reference`).
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import logging
 import os
 import time
-from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +39,12 @@ from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 from medix_r1.models.extras import MissingExtraError, require
 from medix_r1.rewards.composite import CompositeReward
 from medix_r1.training.config import TrainConfig, config_to_yaml
+from medix_r1.training.trl_compat import (
+    cpu_categorical_sampling,
+    save_checkpoint_now,
+    score_completion_tokens_only_on_cpu,
+    trainer_class,
+)
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -54,7 +58,7 @@ __all__ = [
     "find_resume_checkpoint",
     "make_trainer",
     "train_trl",
-    "cpu_categorical_sampling",
+    "cpu_categorical_sampling",  # re-exported: it lives in trl_compat
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ class TrainResult:
     seconds: float
     metrics: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[Any] = field(default_factory=list)
+    judge_prompt_hash: str | None = None  # the reward judge's prompt template (summary.json)
 
 
 def build_composite(config: TrainConfig) -> CompositeReward:
@@ -232,177 +237,6 @@ def _filter_overlong(dataset: Dataset, processor: Any, limit: int) -> Dataset:
     return dataset.select(keep) if len(keep) < len(dataset) else dataset
 
 
-def score_completion_tokens_only_on_cpu() -> bool:
-    """Make TRL's fused log-prob head score only completion tokens on CPU, as it does on CUDA.
-
-    TRL 1.x projects *every* position (prompt and image tokens included) through the LM head when no
-    Triton device is present, to keep tile shapes fixed for compilers such as Neuron's. On a CPU that
-    costs ~7x the work for our prompts (~300 prompt tokens, <= 48 completion tokens, 49k vocabulary),
-    measured at most of a quickstart step. The result is the same: masked positions are zeroed either
-    way. Returns whether the switch was applied (False when TRL's layout changed: then nothing is done).
-    """
-    try:
-        import trl.trainer.utils as trl_utils
-    except ImportError:  # pragma: no cover
-        return False
-    original = getattr(trl_utils, "_use_triton", None)
-    if original is None:
-        return False
-    if getattr(original, "_medix_cpu_compact", False):
-        return True
-
-    def compact_positions(device: Any) -> bool:
-        return device.type == "cpu" or original(device)
-
-    compact_positions._medix_cpu_compact = True  # type: ignore[attr-defined]
-    trl_utils._use_triton = compact_positions
-    return True
-
-
-def _inverse_cdf_multinomial(original: Any) -> Any:
-    """``torch.multinomial`` with a fast path for what ``generate`` asks on a CPU: one draw per row.
-
-    PyTorch's CPU kernel draws one exponential variate per vocabulary entry for every sampled token
-    (49k of them per row for the tiny model): measured at ~65 ms of a 64-row decoding step, more than
-    the whole model forward. Inverse-CDF sampling (a float64 cumulative sum, one uniform per row, a
-    binary search) draws from exactly the same categorical distribution with one variate per row.
-    Every other call (CUDA tensors, several draws, ``out=``) goes to the original.
-    """
-    import torch
-
-    def multinomial(
-        input: Any, num_samples: int, replacement: bool = False, *, generator: Any = None, out: Any = None
-    ) -> Any:
-        if input.device.type != "cpu" or input.dim() != 2 or num_samples != 1 or out is not None:
-            return original(input, num_samples, replacement, generator=generator, out=out)
-        cdf = input.double().cumsum(-1)
-        u = torch.rand(input.size(0), 1, dtype=torch.float64, generator=generator) * cdf[:, -1:]
-        # First index whose cumulative mass exceeds u: never a zero-probability entry.
-        return torch.searchsorted(cdf, u, right=True).clamp_(max=input.size(-1) - 1)
-
-    multinomial._medix_inverse_cdf = True  # type: ignore[attr-defined]
-    return multinomial
-
-
-@contextlib.contextmanager
-def cpu_categorical_sampling() -> Iterator[None]:
-    """While active, ``torch.multinomial`` draws single samples per row by inverse CDF (see
-    :func:`_inverse_cdf_multinomial`); the trainer wraps its CPU generation in it."""
-    import torch
-
-    original = torch.multinomial
-    if getattr(original, "_medix_inverse_cdf", False):
-        yield
-        return
-    torch.multinomial = _inverse_cdf_multinomial(original)
-    try:
-        yield
-    finally:
-        torch.multinomial = original
-
-
-def _trainer_class() -> type:
-    """:class:`MedixGRPOTrainer`, defined lazily so importing this module does not import TRL."""
-    global _TRAINER_CLASS
-    if _TRAINER_CLASS is not None:
-        return _TRAINER_CLASS
-    import torch
-    from trl import GRPOTrainer
-
-    from medix_r1.integrations.trl import combine_rewards
-
-    class MedixGRPOTrainer(GRPOTrainer):
-        """TRL's GRPOTrainer plus DAPO dynamic filtering, reward/generation timing and judge health."""
-
-        def __init__(
-            self, *args: Any, dynamic_filter: Any = None, composite: Any = None, **kwargs: Any
-        ) -> None:
-            super().__init__(*args, **kwargs)
-            self.dynamic_filter = dynamic_filter
-            self.composite = composite
-            self._timing: dict[str, float] = defaultdict(float)
-            self._last_rewards: torch.Tensor | None = None
-            self._judge_seen: dict[str, float] = {}
-
-        def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
-            # Image-only Qwen-VL processors (no torchvision) cannot go through ProcessorMixin.save_pretrained.
-            from medix_r1.models.processor import save_processor
-
-            processor = self.processing_class
-            self.processing_class = None
-            try:
-                super()._save(output_dir, state_dict)
-            finally:
-                self.processing_class = processor
-            if processor is not None and self.args.should_save:
-                save_processor(processor, output_dir or self.args.output_dir)
-
-        def _generate(self, prompts: list) -> Any:
-            started = time.perf_counter()
-            sampling = (
-                cpu_categorical_sampling()
-                if self.accelerator.device.type == "cpu" and not self.use_vllm
-                else contextlib.nullcontext()
-            )
-            try:
-                with sampling:
-                    return super()._generate(prompts)
-            finally:
-                self._timing["generation_s"] += time.perf_counter() - started
-
-        def _calculate_rewards(
-            self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any
-        ) -> Any:
-            started = time.perf_counter()
-            try:
-                rewards_per_func = super()._calculate_rewards(
-                    inputs, prompts, completions, completion_ids_list
-                )
-            finally:
-                self._timing["reward_s"] += time.perf_counter() - started
-            self._last_rewards = combine_rewards(self.composite, rewards_per_func, self.reward_func_names)
-            return rewards_per_func
-
-        def _judge_metrics(self) -> dict[str, float]:
-            if self.composite is None:
-                return {}
-            try:
-                judge = self.composite.component("accuracy_llm").judge
-            except (KeyError, AttributeError):
-                return {}
-            stats = judge.stats.as_dict()
-            d_req = stats["requests"] - self._judge_seen.get("requests", 0)
-            d_lat = stats["latency_s"] - self._judge_seen.get("latency_s", 0.0)
-            self._judge_seen = stats
-            return {"judge/latency_ms": 1000 * d_lat / d_req if d_req else 0.0}
-
-        def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-            mode = "train" if self.model.training else "eval"
-            self._timing.clear()
-            score = super()._generate_and_score_completions
-            if self.dynamic_filter is not None and mode == "train":
-                output, stats = self.dynamic_filter(inputs, score, lambda: self._last_rewards)
-                mask = output["completion_mask"]
-                if "tool_mask" in output:
-                    mask = mask * output["tool_mask"]
-                output["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
-                for key, value in stats.as_metrics().items():
-                    self._metrics[mode][key].append(value)
-            else:
-                output = score(inputs)
-            self._metrics[mode]["timing/generation_s"].append(self._timing["generation_s"])
-            self._metrics[mode]["timing/reward_s"].append(self._timing["reward_s"])
-            for key, value in self._judge_metrics().items():
-                self._metrics[mode][key].append(value)
-            return output
-
-    _TRAINER_CLASS = MedixGRPOTrainer
-    return MedixGRPOTrainer
-
-
-_TRAINER_CLASS: type | None = None
-
-
 def make_trainer(
     config: TrainConfig,
     *,
@@ -522,7 +356,7 @@ def make_trainer(
     )
     if not _has_cuda():
         score_completion_tokens_only_on_cpu()
-    trainer_cls = _trainer_class()
+    trainer_cls = trainer_class()
     trainer = trainer_cls(
         model=model,
         reward_funcs=funcs,
@@ -570,14 +404,6 @@ def set_reference(trainer: Any, source: Any) -> bool:
         ref.load_state_dict(state)
     ref.eval()
     return True
-
-
-def _save_interrupted(trainer: Any) -> Path:
-    """Save a resumable checkpoint of the current state (after the last completed step)."""
-    trainer._save_checkpoint(trainer.model, trial=None)
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-    return Path(trainer.args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{trainer.state.global_step}"
 
 
 def train_trl(
@@ -633,7 +459,7 @@ def train_trl(
     try:
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     except (JudgeUnavailableError, JudgeConfigError) as err:
-        checkpoint = _save_interrupted(trainer)
+        checkpoint = save_checkpoint_now(trainer)
         raise TrainingStopped(
             f"training stopped at step {trainer.state.global_step // config.optim.updates_per_step}: {err}\n"
             f"No step was trained on missing judge scores. A resumable checkpoint is at {checkpoint}; once the "
@@ -646,7 +472,9 @@ def train_trl(
     trainer.save_model(str(final_dir))
     rows = read_metrics(metrics_path)
     steps = trainer.state.global_step // config.optim.updates_per_step
-    result = TrainResult(run_dir, final_dir, steps, seconds, rows, metrics_cb.alarms)
+    result = TrainResult(
+        run_dir, final_dir, steps, seconds, rows, metrics_cb.alarms, trainer.composite.judge_prompt_hash
+    )
     if write_outputs:
         from medix_r1.training.report import write_run_outputs
 
