@@ -115,7 +115,7 @@ def measure_bare(url: str, requests: int, in_flight: int) -> float:
     async def worker() -> None:
         while left[0] > 0:
             left[0] -= 1
-            await client.complete(messages, max_tokens=2048)
+            await client.complete(messages, max_new_tokens=2048)
 
     async def run() -> float:
         started = time.perf_counter()
