@@ -309,7 +309,7 @@ def test_no_module_spells_an_image_part_outside_the_builder():
     spelled = [
         str(path.relative_to(root))
         for path in root.rglob("*.py")
-        if '"image_url"' in path.read_text(encoding="utf-8") and path.name != "messages.py"
+        if '"type": "image_url"' in path.read_text(encoding="utf-8") and path.name != "messages.py"
     ]
     assert spelled == []
 
