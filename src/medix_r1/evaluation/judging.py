@@ -209,7 +209,12 @@ class JudgeProtocol:
 
     @property
     def identity(self) -> str:
-        """What the judgements depend on: judge model, prompt hash, rounds. Hashed into each row."""
+        """Deprecated name of :attr:`judge_hash`."""
+        return self.judge_hash
+
+    @property
+    def judge_hash(self) -> str:
+        """What the judgements depend on: judge model, prompt hash, rounds (each row's ``judge_hash``)."""
         return content_hash(
             self.model,
             JUDGE_PROMPT_HASH,

@@ -229,7 +229,7 @@ async def process_samples(
     summary.duplicate_rows = gen_read.duplicates + eval_read.duplicates
     gen_rows, eval_rows = gen_read.rows, eval_read.rows
     gen_hash = _gen_hash(generator) if generator is not None else None
-    judge_hash = judge.identity if judge is not None else None
+    judge_hash = judge.judge_hash if judge is not None else None
     _check_stale(
         samples,
         paths,
