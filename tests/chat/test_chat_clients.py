@@ -320,12 +320,25 @@ def test_no_module_spells_an_image_part_outside_the_builder():
 def test_max_new_tokens_is_the_reply_cap_and_max_tokens_its_deprecated_alias():
     from medix_r1.evaluation.generation import OpenAIGenerator
 
-    client = FakeClient(role=CANDIDATE)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert asyncio.run(client.complete(chat_messages("Hi"), max_tokens=3)).startswith("FAKE BACKEND")
-        old = OpenAIGenerator(client, model="m", max_tokens=7)
+    sent = []
+    with LoopbackChatServer(lambda messages, body: sent.append(body) or "ok") as server:
+        client = OpenAIClient(server.base_url, "m", role=CANDIDATE, api_key_env=None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+
+            async def old_name() -> str:
+                try:
+                    return await client.complete(chat_messages("Hi"), max_tokens=3)
+                finally:
+                    await client.aclose()
+
+            assert asyncio.run(old_name()) == "ok"
+            old = OpenAIGenerator(client, model="m", max_tokens=7)
+        assert _ask(client) == "ok"
     assert [w.category for w in caught] == [DeprecationWarning, DeprecationWarning]
+    assert [body["max_tokens"] for body in sent] == [3, 4]  # the OpenAI request field keeps its name
     assert old.max_new_tokens == 7 and old.settings()["max_tokens"] == 7  # the hashed key is unchanged
     with pytest.raises(TypeError, match="needs max_new_tokens"):
         asyncio.run(client.complete(chat_messages("Hi")))
+    with pytest.raises(TypeError, match="max_new_tokens"):
+        asyncio.run(FakeClient(role=CANDIDATE).complete(chat_messages("Hi")))

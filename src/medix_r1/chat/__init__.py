@@ -11,7 +11,7 @@ in :mod:`medix_r1.evaluation`; the page in :mod:`medix_r1.demo`.
 Importing this package loads no model and no HTTP library.
 """
 
-from medix_r1.chat.base import ChatClient, check_role, reply_cap
+from medix_r1.chat.base import ChatClient, check_role
 from medix_r1.chat.errors import (
     CANDIDATE,
     DEMO,
@@ -33,33 +33,35 @@ from medix_r1.chat.stats import ChatStats
 from medix_r1.chat.transformers import LocalPolicy, TransformersClient
 
 __all__ = [
+    # clients and their registry
+    "CHAT_BACKENDS",
+    "make_chat_client",
+    "check_backend",
+    "UnknownBackendError",
     "ChatClient",
+    "OpenAIClient",
+    "TransformersClient",
+    "LocalPolicy",
+    "GGUFClient",
+    "FakeClient",
+    "ChatStats",
+    "load_gguf",
+    "gguf_complete",
+    # messages
+    "chat_messages",
+    "fill_image_slots",
+    "image_part",
+    "image_data_uri",
+    # roles and errors
     "check_role",
-    "reply_cap",
+    "ROLES",
     "JUDGE",
     "CANDIDATE",
     "DEMO",
-    "ROLES",
     "ChatError",
     "ChatUnavailableError",
     "ChatRejectedError",
     "JudgeError",
     "JudgeUnavailableError",
     "JudgeConfigError",
-    "ChatStats",
-    "OpenAIClient",
-    "TransformersClient",
-    "LocalPolicy",
-    "GGUFClient",
-    "FakeClient",
-    "load_gguf",
-    "gguf_complete",
-    "chat_messages",
-    "fill_image_slots",
-    "image_part",
-    "image_data_uri",
-    "CHAT_BACKENDS",
-    "UnknownBackendError",
-    "check_backend",
-    "make_chat_client",
 ]

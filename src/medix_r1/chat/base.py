@@ -10,13 +10,12 @@ OpenAI request body calls it ``max_tokens``.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Protocol
 
 from medix_r1.chat.errors import ROLES
 from medix_r1.chat.stats import ChatStats
 
-__all__ = ["ChatClient", "check_role", "reply_cap"]
+__all__ = ["ChatClient", "check_role"]
 
 
 class ChatClient(Protocol):
@@ -42,17 +41,3 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(map(repr, ROLES))}, got {role!r}")
     return role
-
-
-def reply_cap(max_new_tokens: int | None, max_tokens: int | None) -> int:
-    """The reply cap of a ``complete`` call: ``max_new_tokens``, or its deprecated name ``max_tokens``."""
-    if max_tokens is not None:
-        if max_new_tokens is not None:
-            raise TypeError("give max_new_tokens only (max_tokens is its deprecated name)")
-        warnings.warn(
-            "complete(max_tokens=...) is now complete(max_new_tokens=...)", DeprecationWarning, stacklevel=3
-        )
-        return max_tokens
-    if max_new_tokens is None:
-        raise TypeError("complete() needs max_new_tokens (the reply cap, in tokens)")
-    return max_new_tokens

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from medix_r1.chat.base import check_role, reply_cap
+from medix_r1.chat.base import check_role
 from medix_r1.chat.stats import ChatStats
 
 __all__ = ["FakeClient", "canned_reply"]
@@ -52,10 +52,8 @@ class FakeClient:
         self,
         messages: list[dict[str, Any]],
         *,
-        max_new_tokens: int | None = None,
-        max_tokens: int | None = None,
+        max_new_tokens: int,
         **_: Any,
     ) -> str:
-        reply_cap(max_new_tokens, max_tokens)
         self.stats.requests += 1
         return self.responder(messages)

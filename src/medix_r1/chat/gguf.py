@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from medix_r1.chat.base import check_role, reply_cap
+from medix_r1.chat.base import check_role
 from medix_r1.chat.stats import ChatStats
 
 __all__ = ["GGUF_EXTRA", "GGUFClient", "load_gguf", "gguf_complete", "require_llama_cpp"]
@@ -154,10 +154,10 @@ class GGUFClient:
         self,
         messages: list[dict[str, Any]],
         *,
-        max_new_tokens: int | None = None,
+        max_new_tokens: int,
         temperature: float = 0.0,
-        max_tokens: int | None = None,
         **_: Any,
     ) -> str:
-        cap = reply_cap(max_new_tokens, max_tokens)
-        return await asyncio.to_thread(self.reply, messages, max_new_tokens=cap, temperature=temperature)
+        return await asyncio.to_thread(
+            self.reply, messages, max_new_tokens=max_new_tokens, temperature=temperature
+        )

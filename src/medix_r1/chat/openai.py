@@ -22,11 +22,12 @@ import json
 import os
 import random
 import time
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from medix_r1.chat.base import check_role, reply_cap
+from medix_r1.chat.base import check_role
 from medix_r1.chat.errors import rejected_error, unavailable_error
 from medix_r1.chat.stats import ChatStats
 from medix_r1.redaction import redact
@@ -39,6 +40,21 @@ TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")
 
 #: HTTP statuses worth another try: timeouts, conflicts, rate limits and server errors.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+def _reply_cap(max_new_tokens: int | None, max_tokens: int | None) -> int:
+    """The reply cap of a ``complete`` call: ``max_new_tokens``, or its deprecated name ``max_tokens``
+    (the judges' client took ``max_tokens=`` before issue 15)."""
+    if max_tokens is not None:
+        if max_new_tokens is not None:
+            raise TypeError("give max_new_tokens only (max_tokens is its deprecated name)")
+        warnings.warn(
+            "complete(max_tokens=...) is now complete(max_new_tokens=...)", DeprecationWarning, stacklevel=3
+        )
+        return max_tokens
+    if max_new_tokens is None:
+        raise TypeError("complete() needs max_new_tokens (the reply cap, in tokens)")
+    return max_new_tokens
 
 
 class _RetryableReply(Exception):
@@ -236,7 +252,7 @@ class OpenAIClient:
         body = {
             "model": self.model,
             "messages": messages,
-            self.token_limit_param: reply_cap(max_new_tokens, max_tokens),
+            self.token_limit_param: _reply_cap(max_new_tokens, max_tokens),
             "temperature": temperature,
             "top_p": top_p,
             **self.extra_body,

@@ -22,7 +22,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from medix_r1.chat.base import check_role, reply_cap
+from medix_r1.chat.base import check_role
 from medix_r1.chat.stats import ChatStats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -121,15 +121,13 @@ class TransformersClient:
         self,
         messages: list[dict[str, Any]],
         *,
-        max_new_tokens: int | None = None,
-        max_tokens: int | None = None,
+        max_new_tokens: int,
         **_: Any,
     ) -> str:
         # Requests that arrive in the same event-loop turn are generated together.
-        cap = reply_cap(max_new_tokens, max_tokens)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
-        self._queue.append((messages, cap, future))
+        self._queue.append((messages, max_new_tokens, future))
         self.stats.requests += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
