@@ -53,15 +53,15 @@ __all__ = [
     "image_part",
     "image_data_uri",
     # roles and errors
-    "check_role",
     "ROLES",
     "JUDGE",
     "CANDIDATE",
     "DEMO",
+    "check_role",
     "ChatError",
-    "ChatUnavailableError",
     "ChatRejectedError",
+    "ChatUnavailableError",
+    "JudgeConfigError",
     "JudgeError",
     "JudgeUnavailableError",
-    "JudgeConfigError",
 ]
