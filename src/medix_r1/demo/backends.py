@@ -93,7 +93,7 @@ class AnswerError(MedixError, RuntimeError):
 class Answerer(Protocol):
     """Something that answers one question about one optional image with the model's raw reply text."""
 
-    name: str  # the backend's registry name
+    backend: str  # the chat registry's name (``name`` is its deprecated alias)
     endpoint: str  # which server or model answers (a URL, transformers://..., gguf://..., fake://...)
 
     def describe(self) -> str:
@@ -146,7 +146,8 @@ class TransformersAnswerer:
     """A policy run in this process (CPU or GPU), greedy decoding, one question at a time
     (:class:`medix_r1.chat.transformers.LocalPolicy`, the evaluation's in-process path too)."""
 
-    name = "transformers"
+    backend = "transformers"
+    name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
@@ -214,7 +215,8 @@ class OpenAIAnswerer:
     ``demo model`` role: timeout, retries with backoff) on the shared background event loop.
     """
 
-    name = "openai"
+    backend = "openai"
+    name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
@@ -310,7 +312,8 @@ def gguf_reply(
 class GGUFAnswerer:
     """A GGUF model run by llama.cpp (the small-device path; see docs/serving.md)."""
 
-    name = "gguf"
+    backend = "gguf"
+    name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
@@ -371,7 +374,8 @@ class FakeAnswerer:
     '<OTHER><think>FAKE BACKEND: no model was run. No image was given; question digest 42f8c9.</think><answer>This is a canned reply from the fake backend, not a model answer</answer>'
     """
 
-    name = "fake"
+    backend = "fake"
+    name = backend  # deprecated name of ``backend``
     endpoint = "fake://demo-model"
 
     def __init__(self, *, reply: str | None = None, **_: Any) -> None:
@@ -420,7 +424,7 @@ ANSWERER_BACKENDS: dict[str, type] = {
 def make_answerer(backend: str, /, **options: Any) -> Answerer:
     """Build a registered answerer by name, passing ``options`` to its constructor.
 
-    >>> make_answerer("fake").name
+    >>> make_answerer("fake").backend
     'fake'
     >>> make_answerer("openia")
     Traceback (most recent call last):
