@@ -102,6 +102,27 @@ def test_a_part_of_the_package_offers_a_subset_of_the_registry():
         check_backend("gguf", role=CANDIDATE, among=("openai", "transformers", "fake"))
 
 
+def test_every_part_of_the_package_names_registered_backends():
+    from medix_r1.demo import ANSWERER_BACKENDS
+    from medix_r1.evaluation.config import BACKENDS, JUDGE_BACKENDS
+
+    assert set(BACKENDS) <= set(CHAT_BACKENDS) and set(JUDGE_BACKENDS) <= set(CHAT_BACKENDS)
+    assert set(ANSWERER_BACKENDS) == set(CHAT_BACKENDS)
+    assert all(cls.backend == name for name, cls in {**CHAT_BACKENDS, **ANSWERER_BACKENDS}.items())
+
+
+def test_importing_the_package_loads_no_http_library_or_model():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, medix_r1.chat, medix_r1.judges; "
+        "print(sorted(m for m in ('aiohttp', 'torch', 'transformers', 'llama_cpp') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_role_must_be_one_of_the_three():
     with pytest.raises(ValueError, match="role must be one of 'judge', 'candidate', 'demo model'"):
         FakeClient(role="grader")
