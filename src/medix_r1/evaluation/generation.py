@@ -136,6 +136,11 @@ class OpenAIGenerator:
     def endpoint(self) -> str:
         return str(getattr(self.client, "endpoint", self.identity))
 
+    @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
+
     def settings(self) -> dict[str, Any]:
         settings = {
             "system_prompt": self.system_prompt,
@@ -203,6 +208,11 @@ class TransformersGenerator:
     @property
     def endpoint(self) -> str:
         return self.policy.endpoint
+
+    @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
 
     def settings(self) -> dict[str, Any]:
         settings = {

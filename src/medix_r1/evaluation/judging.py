@@ -213,6 +213,11 @@ class JudgeProtocol:
         return self.judge_hash
 
     @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
+
+    @property
     def judge_hash(self) -> str:
         """What the judgements depend on: judge model, prompt hash, rounds (each row's ``judge_hash``)."""
         return content_hash(

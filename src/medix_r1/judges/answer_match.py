@@ -83,6 +83,11 @@ class AnswerMatchJudge:
         """Which server (or in-process model) answers: the backend's endpoint."""
         return self.backend.endpoint
 
+    @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
+
     def _key(self, pair: tuple[str, str]) -> str:
         return cache_key(self.backend.identity, self.template_hash, *pair)
 
