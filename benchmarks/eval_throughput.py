@@ -84,10 +84,10 @@ def make_suite(root: Path, n: int) -> Path:
 
 
 def measure(url: str, suite: Path, out: Path, in_flight: int) -> dict:
+    from medix_r1.chat import CANDIDATE, OpenAIClient
     from medix_r1.evaluation import JudgeProtocol, OpenAIGenerator, load_task_file, run_eval
-    from medix_r1.judges.openai import OpenAIChatClient
 
-    client = OpenAIChatClient(url, "judge", concurrency=in_flight, timeout_s=60)
+    client = OpenAIClient(url, "judge", role=CANDIDATE, concurrency=in_flight, timeout_s=60)
     result = run_eval(
         "bench-model",
         load_task_file(suite),
@@ -106,16 +106,16 @@ def measure_bare(url: str, requests: int, in_flight: int) -> float:
     back to back through the same client, with no pipeline work at all. Returns requests per second."""
     import asyncio
 
-    from medix_r1.judges.openai import OpenAIChatClient
+    from medix_r1.chat import CANDIDATE, OpenAIClient
 
-    client = OpenAIChatClient(url, "bench-model", concurrency=in_flight, timeout_s=60)
+    client = OpenAIClient(url, "bench-model", role=CANDIDATE, concurrency=in_flight, timeout_s=60)
     messages = [{"role": "user", "content": "Question 0: which bone is the longest in the human body?"}]
     left = [requests]
 
     async def worker() -> None:
         while left[0] > 0:
             left[0] -= 1
-            await client.complete(messages, max_tokens=2048)
+            await client.complete(messages, max_new_tokens=2048)
 
     async def run() -> float:
         started = time.perf_counter()

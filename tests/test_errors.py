@@ -116,6 +116,8 @@ def test_every_public_error_derives_from_medix_error() -> None:
         "RewardInputError", "RolloutFileError", "MissingExtraError", "ProcessorLoadError",
         "ImageProblem", "DicomDecodeError", "RecordError", "DataSourceError", "UploadError",
         "AnswerError", "UnsafeArchiveError",
+        # issue 15: the chat clients' errors (the judge's three are the judge role's)
+        "ChatError", "ChatUnavailableError", "ChatRejectedError", "UnknownBackendError",
     }  # fmt: skip
     assert expected <= names, f"not found by the walk: {sorted(expected - names)}"
 

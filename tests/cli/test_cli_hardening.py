@@ -286,7 +286,7 @@ def test_a_server_error_body_that_echoes_the_key_is_redacted(monkeypatch):
 
         async def call():
             try:
-                return await client.complete([{"role": "user", "content": "hi"}], max_tokens=8)
+                return await client.complete([{"role": "user", "content": "hi"}], max_new_tokens=8)
             finally:
                 await client.aclose()
 

@@ -110,7 +110,7 @@ class _Scripted:
         self.replies = list(replies)
         self.sent = []
 
-    async def complete(self, messages, *, max_tokens, temperature=0.0, **extra):
+    async def complete(self, messages, *, max_new_tokens, temperature=0.0, **extra):
         self.sent.append([dict(m) for m in messages])
         return self.replies.pop(0)
 

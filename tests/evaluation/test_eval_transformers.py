@@ -25,7 +25,7 @@ def test_tiny_vlm_runs_the_mini_suite(tmp_path):
     build_samples(tmp_path / "samples")
     tasks = mini_suite(tmp_path / "samples")
     model_dir = tiny_vlm_dir("qwen2-vl", cache_dir=tmp_path / "cache")
-    generator = TransformersGenerator(str(model_dir), max_tokens=6)
+    generator = TransformersGenerator(str(model_dir), max_new_tokens=6)
     judge = JudgeProtocol(FakeChatBackend(fake_judge_reply), model="fake-judge")
     result = run_eval(
         "tiny-qwen2-vl", tasks, tmp_path / "out", generator=generator, judge=judge, limit=1, reports=False
@@ -77,7 +77,7 @@ def test_medix_prompt_asks_a_run_checkpoint_in_its_training_layout(tmp_path, mon
     monkeypatch.setattr(
         generation, "generate_batch", lambda m, p, rows, **kw: seen.extend(rows) or real(m, p, rows, **kw)
     )
-    generator = TransformersGenerator(str(run), max_tokens=4, instruction=instruction)
+    generator = TransformersGenerator(str(run), max_new_tokens=4, instruction=instruction)
     judge = JudgeProtocol(FakeChatBackend(fake_judge_reply), model="fake-judge")
     result = run_eval(
         "tiny-run", tasks, tmp_path / "out", generator=generator, judge=judge, limit=1, reports=False
@@ -94,6 +94,6 @@ def test_medix_prompt_asks_a_run_checkpoint_in_its_training_layout(tmp_path, mon
     assert [p["type"] for p in parts] == ["text", "image_url", "text"]
     assert parts[1]["image_url"]["url"].startswith("data:image/")
     # A run folder made with the plain prompt is not silently mixed with this one.
-    plain = TransformersGenerator(str(run), max_tokens=4)
+    plain = TransformersGenerator(str(run), max_new_tokens=4)
     with pytest.raises(StaleResultsError):
         run_eval("tiny-run", tasks, tmp_path / "out", generator=plain, judge=judge, limit=1, reports=False)

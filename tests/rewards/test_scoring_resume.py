@@ -237,10 +237,10 @@ def test_chunk_k_plus_1_is_encoded_while_chunk_k_is_judged(tmp_path: Path) -> No
             return super().encode(texts)
 
     class HoldingJudge(FakeChatBackend):
-        async def complete(self, messages, *, max_tokens, **params):
+        async def complete(self, messages, *, max_new_tokens, **params):
             while not second_encode.is_set():
                 await asyncio.sleep(0.01)
-            return await super().complete(messages, max_tokens=max_tokens, **params)
+            return await super().complete(messages, max_new_tokens=max_new_tokens, **params)
 
     judge = AnswerMatchJudge(HoldingJudge(), deadline_s=10)
     reward = build_reward("medix-r1", judge=judge, embedder=CountingEmbedder(), on_judge_error="skip")

@@ -2,7 +2,8 @@
 
 * :func:`build_app` / :func:`launch`: the page, and serving it on loopback (``medix-r1 demo``).
 * :func:`answer_question` / :func:`format_reply`: the logic behind the page, without Gradio.
-* :mod:`~medix_r1.demo.backends`: who answers (``transformers``, ``openai``, ``gguf``, ``fake``);
+* :mod:`~medix_r1.demo.backends`: who answers (``transformers``, ``openai``, ``gguf``, ``fake``): an
+  answerer over a client of :mod:`medix_r1.chat` in the ``demo model`` role;
   :func:`load_gguf` and :func:`gguf_reply` also serve ``medix-r1 chat`` for GGUF models.
 * :func:`read_upload`: PNG / JPEG / DICOM uploads, checked and decoded.
 

@@ -1,15 +1,18 @@
 """Who answers the demo's questions: an *answerer* turns (question, image) into the model's raw reply.
 
-Four registered backends, chosen by name through :func:`make_answerer` (STYLE.md rule 13: the fake
-is a real backend, not a test-only mock):
+Four backends, the chat registry's names (:mod:`medix_r1.chat.registry`), chosen through
+:func:`make_answerer` (STYLE.md rule 13: the fake is a real backend, not a test-only mock). Each
+answerer wraps a client of :mod:`medix_r1.chat` in the ``demo model`` role, so a failure names the
+demo's model server, never a judge:
 
-- ``transformers``: a policy loaded in-process with :func:`medix_r1.models.load_policy` and answered
-  with :func:`medix_r1.models.generate_reply` (a built-in name, a trained checkpoint folder, a hub id);
-- ``openai``: any OpenAI-compatible chat endpoint, e.g. ``vllm serve`` (the image travels as a
-  base64 PNG ``data:`` URI in an ``image_url`` part, before the question, as evaluation sends it);
+- ``transformers``: a policy loaded in-process (:class:`medix_r1.chat.transformers.LocalPolicy`:
+  a built-in name, a trained checkpoint folder, a hub id);
+- ``openai``: any OpenAI-compatible chat endpoint, e.g. ``vllm serve``
+  (:class:`medix_r1.chat.openai.OpenAIClient`; the image travels as a base64 PNG ``data:`` URI in an
+  ``image_url`` part, before the question, as evaluation sends it);
 - ``gguf``: a GGUF file run by llama.cpp through the optional ``llama-cpp-python`` extra, with an
-  ``mmproj`` file for the vision tower. :func:`load_gguf` and :func:`gguf_reply` are public so the
-  ``chat`` command can use the same code;
+  ``mmproj`` file for the vision tower (:class:`medix_r1.chat.gguf.GGUFClient`). :func:`load_gguf`
+  and :func:`gguf_reply` are public so the ``chat`` command can use the same code;
 - ``fake``: a deterministic canned reply that says it is fake (fast tests, UI work without a model).
 
 With no model named, :func:`default_model` picks the CPU quickstart's trained checkpoint when one
@@ -30,14 +33,16 @@ Nothing heavy happens at import: torch, transformers and llama_cpp are imported 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from medix_r1.errors import MedixError, did_you_mean
+from medix_r1.chat.errors import DEMO, ChatRejectedError, ChatUnavailableError
+from medix_r1.chat.gguf import GGUF_EXTRA, gguf_complete, load_gguf
+from medix_r1.chat.messages import chat_messages, image_data_uri
+from medix_r1.chat.registry import check_backend
+from medix_r1.errors import MedixError
 from medix_r1.prompting import MedixInstruction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,7 +78,6 @@ QUICKSTART_CHECKPOINTS: tuple[str, ...] = ("runs/quickstart/final", "runs/quicks
 FALLBACK_MODEL = "demo-vlm"
 #: New tokens per reply. The published evaluation allows 2048; on a CPU that is minutes per answer.
 DEFAULT_MAX_NEW_TOKENS = 384
-GGUF_EXTRA = "pip install 'medix-r1[gguf]'"
 
 #: Turns the person's question into the user text the model sees.
 PromptBuilder = Callable[[str], str]
@@ -89,7 +93,8 @@ class AnswerError(MedixError, RuntimeError):
 class Answerer(Protocol):
     """Something that answers one question about one optional image with the model's raw reply text."""
 
-    name: str
+    backend: str  # the chat registry's name (``name`` is its deprecated alias)
+    endpoint: str  # which server or model answers (a URL, transformers://..., gguf://..., fake://...)
 
     def describe(self) -> str:
         """One line for the page: which model answers, and how."""
@@ -134,27 +139,15 @@ def default_model(root: str | os.PathLike[str] = ".") -> str:
     return FALLBACK_MODEL
 
 
-def image_data_uri(image: Image.Image) -> str:
-    """A PNG ``data:`` URI of ``image`` (lossless: the demo's inputs are often greyscale scans).
-
-    >>> from PIL import Image
-    >>> image_data_uri(Image.new("L", (1, 1)))[:30]
-    'data:image/png;base64,iVBORw0K'
-    """
-    from medix_r1.data.images import encode_data_uri
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return encode_data_uri(buffer.getvalue(), "image/png")
-
-
 # -- transformers -------------------------------------------------------------------------------
 
 
 class TransformersAnswerer:
-    """A policy run in this process (CPU or GPU), greedy decoding, one question at a time."""
+    """A policy run in this process (CPU or GPU), greedy decoding, one question at a time
+    (:class:`medix_r1.chat.transformers.LocalPolicy`, the evaluation's in-process path too)."""
 
-    name = "transformers"
+    backend = "transformers"
+    name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
@@ -166,60 +159,50 @@ class TransformersAnswerer:
         device: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        from medix_r1.chat.transformers import LocalPolicy
         from medix_r1.models.runs import run_checkpoint, run_instruction
 
         # A training run folder (runs/x) means its final model, as for `medix-r1 chat`.
-        self.model = run_checkpoint(os.fspath(model) if model is not None else default_model())
+        resolved = run_checkpoint(os.fspath(model) if model is not None else default_model())
+        self.policy = LocalPolicy(resolved, role=DEMO, device=device, cache_dir=cache_dir)
+        self.model = self.policy.model
         self.prompt_builder = prompt_builder or run_instruction(self.model)
         self.system = system
         self.max_new_tokens = max_new_tokens
         self.device = device
         self.cache_dir = cache_dir
-        self._loaded: tuple[Any, Any] | None = None
-        self._lock = threading.Lock()  # generate() is not re-entrant; gradio may call from threads
+
+    @property
+    def endpoint(self) -> str:
+        return self.policy.endpoint
 
     def describe(self) -> str:
         return f"{self.model} (in-process, transformers)"
 
     def load(self) -> None:
-        with self._lock:
-            self._load_locked()
-
-    def _load_locked(self) -> tuple[Any, Any]:
-        if self._loaded is None:
-            from medix_r1.models import load_policy
-
-            try:
-                self._loaded = load_policy(self.model, device=self.device, cache_dir=self.cache_dir)
-            except (OSError, ValueError) as exc:
-                raise AnswerError(f"cannot load the model {self.model!r}: {exc}") from exc
-        return self._loaded
+        try:
+            self.policy.load()
+        except (OSError, ValueError) as exc:
+            raise AnswerError(f"cannot load the model {self.model!r}: {exc}") from exc
 
     def answer(self, question: str, image: Image.Image | None = None) -> str:
-        from medix_r1.models import generate_reply
-
-        with self._lock:
-            model, processor = self._load_locked()
-            if image is not None and getattr(processor, "image_processor", None) is None:
-                raise AnswerError(
-                    f"{self.model!r} is a text-only model and cannot look at images; remove the image "
-                    "or start the demo with a vision-language model (--model demo-vlm)"
-                )
-            if isinstance(self.prompt_builder, MedixPrompt) and getattr(processor, "image_processor", None):
-                from medix_r1.models.generation import generate_one
-
-                messages = self.prompt_builder.messages(
-                    question, with_image=image is not None, system=self.system
-                )
-                return generate_one(model, processor, messages, image, max_new_tokens=self.max_new_tokens)
-            return generate_reply(
-                model,
-                processor,
-                self.prompt_builder(question),
-                image=image,
+        self.load()
+        if image is not None and not self.policy.sees_images():
+            raise AnswerError(
+                f"{self.model!r} is a text-only model and cannot look at images; remove the image "
+                "or start the demo with a vision-language model (--model demo-vlm)"
+            )
+        if isinstance(self.prompt_builder, MedixPrompt):
+            return self.policy.reply(
+                question,
+                image,
+                instruction=self.prompt_builder,
                 system=self.system,
                 max_new_tokens=self.max_new_tokens,
             )
+        return self.policy.reply(
+            self.prompt_builder(question), image, system=self.system, max_new_tokens=self.max_new_tokens
+        )
 
 
 # -- OpenAI-compatible endpoint ----------------------------------------------------------------
@@ -228,11 +211,12 @@ class TransformersAnswerer:
 class OpenAIAnswerer:
     """A model behind an OpenAI-compatible ``/v1/chat/completions`` endpoint (vLLM, SGLang, llama-server).
 
-    Uses the project's aiohttp client (:class:`~medix_r1.judges.openai.OpenAIChatClient`: timeout,
-    retries with backoff) on the shared background event loop.
+    Uses the project's aiohttp client (:class:`~medix_r1.chat.openai.OpenAIClient` in the
+    ``demo model`` role: timeout, retries with backoff) on the shared background event loop.
     """
 
-    name = "openai"
+    backend = "openai"
+    name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
@@ -246,21 +230,26 @@ class OpenAIAnswerer:
         timeout_s: float = 300.0,
         max_retries: int = 2,
     ) -> None:
-        from medix_r1.judges.openai import OpenAIChatClient
+        from medix_r1.chat.openai import OpenAIClient
 
         self.base_url = base_url
         self.model_name = model_name
         self.prompt_builder = prompt_builder or default_prompt_builder()
         self.system = system
         self.max_new_tokens = max_new_tokens
-        self.client = OpenAIChatClient(
+        self.client = OpenAIClient(
             base_url,
             model_name,
+            role=DEMO,
             api_key_env=api_key_env,
             timeout_s=timeout_s,
             max_retries=max_retries,
             concurrency=8,
         )
+
+    @property
+    def endpoint(self) -> str:
+        return self.client.endpoint
 
     def describe(self) -> str:
         return f"{self.model_name} at {self.base_url} (OpenAI-compatible server)"
@@ -270,40 +259,27 @@ class OpenAIAnswerer:
 
     def messages(self, question: str, image: Image.Image | None = None) -> list[dict[str, Any]]:
         """The chat messages sent: optional system turn, then the image part and the text part."""
-        text = self.prompt_builder(question)
-        messages: list[dict[str, Any]] = []
-        if self.system:
-            messages.append({"role": "system", "content": self.system})
-        if image is None:
-            messages.append({"role": "user", "content": text})
-        else:
-            messages.append(
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "image_url", "image_url": {"url": image_data_uri(image)}},
-                        {"type": "text", "text": text},
-                    ],
-                }
-            )
-        return messages
+        url = image_data_uri(image) if image is not None else None
+        return chat_messages(self.prompt_builder(question), image_url=url, system=self.system or None)
 
     def answer(self, question: str, image: Image.Image | None = None) -> str:
         from medix_r1.asyncio_bridge import run_sync
-        from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 
         try:
             return run_sync(
                 self.client.complete(
-                    self.messages(question, image), max_tokens=self.max_new_tokens, temperature=0.0, top_p=1.0
+                    self.messages(question, image),
+                    max_new_tokens=self.max_new_tokens,
+                    temperature=0.0,
+                    top_p=1.0,
                 )
             )
-        except JudgeUnavailableError as exc:
+        except ChatUnavailableError as exc:
             raise AnswerError(
                 f"the model server at {exc.endpoint} did not answer after {exc.attempts} attempt(s): "
                 f"{exc.reason}. Is `vllm serve` running there?"
             ) from exc
-        except JudgeConfigError as exc:
+        except ChatRejectedError as exc:
             raise AnswerError(
                 f"the model server at {exc.endpoint} refused the request (HTTP {exc.status}); check "
                 f"--model-name {self.model_name!r} against its /v1/models list"
@@ -311,62 +287,6 @@ class OpenAIAnswerer:
 
 
 # -- GGUF through llama-cpp-python -------------------------------------------------------------
-
-#: llama-cpp-python chat handlers for Qwen-VL vision towers, newest first; the first one the
-#: installed version has is used unless ``chat_handler`` names one.
-_QWEN_VL_HANDLERS: tuple[str, ...] = ("Qwen3VLChatHandler", "Qwen25VLChatHandler")
-
-
-def _require_llama_cpp() -> Any:
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        from medix_r1.models.extras import MissingExtraError
-
-        raise MissingExtraError(
-            "running a GGUF model needs the Python package 'llama_cpp' (llama-cpp-python), which is not "
-            f"installed. Install it with: {GGUF_EXTRA} (it compiles llama.cpp, several minutes)"
-        ) from exc
-    return llama_cpp
-
-
-def load_gguf(
-    model_path: str | os.PathLike[str],
-    *,
-    mmproj: str | os.PathLike[str] | None = None,
-    chat_handler: str | None = None,
-    n_ctx: int = 8192,
-    n_gpu_layers: int = 0,
-    verbose: bool = False,
-) -> Any:
-    """Open a GGUF model with llama-cpp-python; with ``mmproj`` (the vision tower's GGUF) it sees images.
-
-    ``chat_handler`` names a class of ``llama_cpp.llama_chat_format`` (default: the newest Qwen-VL
-    handler the installed version offers). ``n_gpu_layers=-1`` offloads everything to a GPU build.
-    Returns a ``llama_cpp.Llama``; answer with :func:`gguf_reply`.
-    """
-    llama_cpp = _require_llama_cpp()
-    path = Path(model_path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"no GGUF file at {path}")
-    handler = None
-    if mmproj is not None:
-        mmproj_path = Path(mmproj).expanduser()
-        if not mmproj_path.is_file():
-            raise FileNotFoundError(f"no mmproj GGUF file at {mmproj_path}")
-        from llama_cpp import llama_chat_format
-
-        names = (chat_handler,) if chat_handler else _QWEN_VL_HANDLERS
-        found = next((getattr(llama_chat_format, n) for n in names if hasattr(llama_chat_format, n)), None)
-        if found is None:
-            raise ValueError(
-                f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')} has no chat handler "
-                f"{' or '.join(names)}; upgrade it ({GGUF_EXTRA} --upgrade) or name another handler"
-            )
-        handler = found(clip_model_path=str(mmproj_path), verbose=verbose)
-    return llama_cpp.Llama(
-        model_path=str(path), chat_handler=handler, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, verbose=verbose
-    )
 
 
 def gguf_reply(
@@ -382,31 +302,18 @@ def gguf_reply(
 
     Used by the demo's ``gguf`` backend and by ``medix-r1 chat`` for GGUF models.
     """
-    messages: list[dict[str, Any]] = []
-    if system:
-        messages.append({"role": "system", "content": system})
-    if image is None:
-        messages.append({"role": "user", "content": question})
-    else:
-        if getattr(llm, "chat_handler", None) is None:
-            raise AnswerError("this GGUF model was opened without an mmproj file, so it cannot see images")
-        messages.append(
-            {
-                "role": "user",
-                "content": [
-                    {"type": "image_url", "image_url": {"url": image_data_uri(image)}},
-                    {"type": "text", "text": question},
-                ],
-            }
-        )
-    result = llm.create_chat_completion(messages=messages, max_tokens=max_new_tokens, temperature=temperature)
-    return (result["choices"][0]["message"].get("content") or "").strip()
+    if image is not None and getattr(llm, "chat_handler", None) is None:
+        raise AnswerError("this GGUF model was opened without an mmproj file, so it cannot see images")
+    url = image_data_uri(image) if image is not None else None
+    messages = chat_messages(question, image_url=url, system=system or None)
+    return gguf_complete(llm, messages, max_new_tokens=max_new_tokens, temperature=temperature)
 
 
 class GGUFAnswerer:
     """A GGUF model run by llama.cpp (the small-device path; see docs/serving.md)."""
 
-    name = "gguf"
+    backend = "gguf"
+    name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
@@ -420,47 +327,39 @@ class GGUFAnswerer:
         n_ctx: int = 8192,
         n_gpu_layers: int = 0,
     ) -> None:
-        _require_llama_cpp()  # fail at start-up, not at the first question
-        self.model_path = os.fspath(model_path)
-        self.mmproj = os.fspath(mmproj) if mmproj is not None else None
-        self.chat_handler = chat_handler
+        from medix_r1.chat.gguf import GGUFClient
+
+        # llama_cpp is checked here: fail at start-up, not at the first question
+        self.client = GGUFClient(
+            model_path,
+            role=DEMO,
+            mmproj=mmproj,
+            chat_handler=chat_handler,
+            n_ctx=n_ctx,
+            n_gpu_layers=n_gpu_layers,
+        )
+        self.model_path = self.client.model_path
+        self.mmproj = self.client.mmproj
         self.prompt_builder = prompt_builder or default_prompt_builder()
         self.system = system
         self.max_new_tokens = max_new_tokens
-        self.n_ctx = n_ctx
-        self.n_gpu_layers = n_gpu_layers
-        self._llm: Any = None
-        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return self.client.endpoint
 
     def describe(self) -> str:
         vision = f" + {Path(self.mmproj).name}" if self.mmproj else " (text only: no mmproj)"
         return f"{Path(self.model_path).name}{vision} (llama.cpp)"
 
     def load(self) -> None:
-        with self._lock:
-            self._load_locked()
-
-    def _load_locked(self) -> Any:
-        if self._llm is None:
-            self._llm = load_gguf(
-                self.model_path,
-                mmproj=self.mmproj,
-                chat_handler=self.chat_handler,
-                n_ctx=self.n_ctx,
-                n_gpu_layers=self.n_gpu_layers,
-            )
-        return self._llm
+        self.client.load()
 
     def answer(self, question: str, image: Image.Image | None = None) -> str:
-        with self._lock:
-            llm = self._load_locked()
-            return gguf_reply(
-                llm,
-                self.prompt_builder(question),
-                image,
-                system=self.system,
-                max_new_tokens=self.max_new_tokens,
-            )
+        llm = self.client.load()
+        return gguf_reply(
+            llm, self.prompt_builder(question), image, system=self.system, max_new_tokens=self.max_new_tokens
+        )
 
 
 # -- fake --------------------------------------------------------------------------------------
@@ -475,7 +374,9 @@ class FakeAnswerer:
     '<OTHER><think>FAKE BACKEND: no model was run. No image was given; question digest 42f8c9.</think><answer>This is a canned reply from the fake backend, not a model answer</answer>'
     """
 
-    name = "fake"
+    backend = "fake"
+    name = backend  # deprecated name of ``backend``
+    endpoint = "fake://demo-model"
 
     def __init__(self, *, reply: str | None = None, **_: Any) -> None:
         self.reply = reply
@@ -510,6 +411,8 @@ def _is_grey(image: Image.Image) -> bool:
 
 # -- registry ----------------------------------------------------------------------------------
 
+#: The chat registry's backend names (:data:`medix_r1.chat.registry.CHAT_BACKENDS`) -> the answerer
+#: that puts each on the page.
 ANSWERER_BACKENDS: dict[str, type] = {
     "transformers": TransformersAnswerer,
     "openai": OpenAIAnswerer,
@@ -521,17 +424,11 @@ ANSWERER_BACKENDS: dict[str, type] = {
 def make_answerer(backend: str, /, **options: Any) -> Answerer:
     """Build a registered answerer by name, passing ``options`` to its constructor.
 
-    >>> make_answerer("fake").name
+    >>> make_answerer("fake").backend
     'fake'
     >>> make_answerer("openia")
     Traceback (most recent call last):
     ...
-    ValueError: unknown demo backend 'openia'; did you mean 'openai'? Valid backends: fake, gguf, openai, transformers
+    medix_r1.chat.registry.UnknownBackendError: unknown demo backend 'openia'; did you mean 'openai'? Valid backends: fake, gguf, openai, transformers
     """
-    cls = ANSWERER_BACKENDS.get(backend)
-    if cls is None:
-        hint = did_you_mean(backend, ANSWERER_BACKENDS) or "."
-        raise ValueError(
-            f"unknown demo backend {backend!r}{hint} Valid backends: {', '.join(sorted(ANSWERER_BACKENDS))}"
-        )
-    return cls(**options)
+    return ANSWERER_BACKENDS[check_backend(backend, role="demo", among=ANSWERER_BACKENDS)](**options)

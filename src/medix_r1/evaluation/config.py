@@ -35,7 +35,7 @@ JUDGE_KEY_ENV = "MEDIX_JUDGE_API_KEY"
 PHASES: tuple[str, ...] = ("generate", "judge", "score")
 BACKENDS: tuple[str, ...] = ("openai", "transformers", "fake")
 JUDGE_BACKENDS: tuple[str, ...] = ("openai", "fake")
-_TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")  # judges.openai.TOKEN_LIMIT_PARAMS
+_TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")  # chat.openai.TOKEN_LIMIT_PARAMS
 #: Fields that take one of a few words: one check and one message shape for all of them.
 _CHOICES: dict[str, tuple[str, ...]] = {
     "prompt": ("plain", "medix"),

@@ -4,9 +4,15 @@ Published settings (reference section 5): no system prompt unless one is given, 
 top_p 1, at most 2048 new tokens, the image sent as a base64 JPEG part before the question text.
 
 - ``openai``: any OpenAI-compatible chat endpoint (vLLM, SGLang, a hosted API) through the shared
-  :class:`~medix_r1.judges.openai.OpenAIChatClient` (bounded concurrency, retries with backoff);
-- ``transformers``: a local model run in-process (GPU-free path; tiny VLMs in tests);
+  :class:`~medix_r1.chat.openai.OpenAIClient` in the candidate role (bounded concurrency, retries
+  with backoff; an outage is reported as the candidate's, naming its URL);
+- ``transformers``: a local model run in-process (:class:`~medix_r1.chat.transformers.LocalPolicy`;
+  GPU-free path; tiny VLMs in tests);
 - ``fake``: deterministic, offline, registered like the others (for demos and plumbing tests).
+
+The backend names are the chat registry's (:mod:`medix_r1.chat.registry`); the messages are built by
+its one builder (:mod:`medix_r1.chat.messages`). The reply cap is ``max_new_tokens`` (the config
+field and the settings key keep the published name ``max_tokens``).
 
 Every backend exposes ``settings()``; they are hashed into each generation row, so a run directory
 made with other settings is detected on resume.
@@ -23,9 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from medix_r1.chat.errors import CANDIDATE
+from medix_r1.chat.messages import chat_messages, fill_image_slots
 from medix_r1.evaluation.tasks import EvalSample
 
 if TYPE_CHECKING:
@@ -36,22 +45,34 @@ __all__ = [
     "OpenAIGenerator",
     "TransformersGenerator",
     "FakeGenerator",
+    "sample_messages",
     "build_messages",
+    "DEFAULT_MAX_NEW_TOKENS",
     "DEFAULT_MAX_TOKENS",
 ]
 
-DEFAULT_MAX_TOKENS = 2048
+#: The published reply cap (reference section 5).
+DEFAULT_MAX_NEW_TOKENS = 2048
+DEFAULT_MAX_TOKENS = DEFAULT_MAX_NEW_TOKENS  # deprecated name
+
+
+def _reply_cap(max_new_tokens: int, max_tokens: int | None, cls: str) -> int:
+    if max_tokens is None:
+        return max_new_tokens
+    warnings.warn(f"{cls}(max_tokens=) is now max_new_tokens", DeprecationWarning, stacklevel=3)
+    return max_tokens
 
 
 class Generator(Protocol):
-    identity: str
+    backend: str
+    endpoint: str
 
     def settings(self) -> dict[str, Any]: ...
 
     async def generate(self, sample: EvalSample) -> str: ...
 
 
-def build_messages(
+def sample_messages(
     sample: EvalSample,
     *,
     system_prompt: str | None = None,
@@ -62,36 +83,28 @@ def build_messages(
     """Chat messages for one sample: optional system turn, then the user turn (image part first,
     or, with an ``instruction``, the instruction, the image and the question).
 
-    >>> build_messages(EvalSample(id="t_0", task="t", index=0, question="Q?", answer="A"))
+    >>> sample_messages(EvalSample(id="t_0", task="t", index=0, question="Q?", answer="A"))
     [{'role': 'user', 'content': [{'type': 'text', 'text': 'Q?'}]}]
     """
+    url = sample.image.to_data_url(image_cache_dir) if sample.image is not None else None
     if instruction is not None:
-        messages = instruction.messages(
-            sample.question, with_image=sample.image is not None, system=system_prompt
-        )
-        if sample.image is not None:
-            url = sample.image.to_data_url(image_cache_dir)
-            for part in messages[-1]["content"]:
-                if part.get("type") == "image":
-                    part.clear()
-                    part.update({"type": "image_url", "image_url": {"url": url}})
-        return messages
-    messages: list[dict[str, Any]] = []
-    if system_prompt is not None:  # published: a system turn whenever SYSTEM_PROMPT is set
-        messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
+        messages = instruction.messages(sample.question, with_image=url is not None, system=system_prompt)
+        return fill_image_slots(messages, url) if url is not None else messages
     text = sample.question + " <think>" if force_think else sample.question
-    parts: list[dict[str, Any]] = []
-    if sample.image is not None:
-        parts.append({"type": "image_url", "image_url": {"url": sample.image.to_data_url(image_cache_dir)}})
-    parts.append({"type": "text", "text": text})
-    messages.append({"role": "user", "content": parts})
-    return messages
+    # Published: a system turn whenever SYSTEM_PROMPT is set; every content a list of parts.
+    return chat_messages(text, image_url=url, system=system_prompt, parts=True)
+
+
+#: Deprecated name of :func:`sample_messages` (``medix_r1.models.build_messages`` is another thing:
+#: now :func:`medix_r1.models.chat.policy_messages`).
+build_messages = sample_messages
 
 
 class OpenAIGenerator:
-    """Generation through an OpenAI-compatible endpoint."""
+    """Generation through an OpenAI-compatible endpoint (``client`` is used in the candidate role)."""
 
-    backend_name = "openai"
+    backend = "openai"
+    backend_name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
@@ -99,28 +112,39 @@ class OpenAIGenerator:
         *,
         model: str | None = None,
         system_prompt: str | None = None,
-        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         temperature: float = 0.0,
         top_p: float = 1.0,
         image_cache_dir: Path | None = None,
         instruction: MedixInstruction | None = None,
         force_think: bool = False,
+        max_tokens: int | None = None,
     ) -> None:
-        self.client = client
+        # A client shared with the judge on one server: same pool and limit, failures named "candidate".
+        self.client = client.with_role(CANDIDATE) if hasattr(client, "with_role") else client
         self.instruction = instruction
         self.force_think = force_think
         self.model = model or client.model
         self.system_prompt = system_prompt
-        self.max_tokens = max_tokens
+        self.max_new_tokens = _reply_cap(max_new_tokens, max_tokens, "OpenAIGenerator")
         self.temperature = temperature
         self.top_p = top_p
         self.image_cache_dir = image_cache_dir
         self.identity = f"openai:{self.model}"
 
+    @property
+    def endpoint(self) -> str:
+        return str(getattr(self.client, "endpoint", self.identity))
+
+    @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
+
     def settings(self) -> dict[str, Any]:
         settings = {
             "system_prompt": self.system_prompt,
-            "max_tokens": self.max_tokens,
+            "max_tokens": self.max_new_tokens,  # the published name, hashed into rows
             "temperature": self.temperature,
             "top_p": self.top_p,
         }
@@ -138,83 +162,76 @@ class OpenAIGenerator:
         }
         if sample.image is not None:  # JPEG encoding is CPU work: keep it off the event loop
             messages = await asyncio.to_thread(
-                build_messages, sample, image_cache_dir=self.image_cache_dir, **options
+                sample_messages, sample, image_cache_dir=self.image_cache_dir, **options
             )
         else:
-            messages = build_messages(sample, **options)
+            messages = sample_messages(sample, **options)
         extra = {"model": self.model} if self.model != self.client.model else {}
         return await self.client.complete(
-            messages, max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, **extra
+            messages,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            **extra,
         )
 
 
 class TransformersGenerator:
-    """A local model run in-process, one sample at a time (greedy decoding).
+    """A local model run in-process, one sample at a time (greedy decoding), through
+    :class:`medix_r1.chat.transformers.LocalPolicy` (the demo's in-process path too)."""
 
-    Uses :func:`medix_r1.models.load_policy` and :func:`medix_r1.models.generate_reply`.
-    """
-
-    backend_name = "transformers"
+    backend = "transformers"
+    backend_name = backend  # deprecated name of ``backend``
 
     def __init__(
         self,
         model_path: str,
         *,
         system_prompt: str | None = None,
-        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         image_cache_dir: Path | None = None,
         instruction: MedixInstruction | None = None,
+        max_tokens: int | None = None,
     ) -> None:
+        from medix_r1.chat.transformers import LocalPolicy
+        from medix_r1.models.runs import run_checkpoint
+
         self.model_path = model_path
         self.instruction = instruction
         self.system_prompt = system_prompt
-        self.max_tokens = max_tokens
+        self.max_new_tokens = _reply_cap(max_new_tokens, max_tokens, "TransformersGenerator")
         self.image_cache_dir = image_cache_dir
         self.identity = f"transformers:{model_path}"
-        self._loaded: tuple[Any, Any] | None = None
+        self.policy = LocalPolicy(run_checkpoint(model_path), role=CANDIDATE)  # a run folder: its final model
         self._lock = asyncio.Lock()
 
+    @property
+    def endpoint(self) -> str:
+        return self.policy.endpoint
+
+    @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
+
     def settings(self) -> dict[str, Any]:
-        settings = {"system_prompt": self.system_prompt, "max_tokens": self.max_tokens, "temperature": 0.0}
+        settings = {
+            "system_prompt": self.system_prompt,
+            "max_tokens": self.max_new_tokens,
+            "temperature": 0.0,
+        }
         if self.instruction is not None:
             settings.update(self.instruction.settings())
         return settings
 
-    def _load(self) -> tuple[Any, Any]:
-        if self._loaded is None:
-            from medix_r1.models import load_policy
-            from medix_r1.models.runs import run_checkpoint
-
-            self._loaded = load_policy(run_checkpoint(self.model_path))  # a run folder: its final model
-        return self._loaded
-
     def _generate_sync(self, sample: EvalSample) -> str:
-        from medix_r1.models import generate_reply
-
-        model, processor = self._load()
         image = sample.image.to_pil(self.image_cache_dir) if sample.image is not None else None
-        if self.instruction is not None and getattr(processor, "image_processor", None) is not None:
-            from medix_r1.models.generation import generate_one
-
-            messages = self.instruction.messages(
-                sample.question, with_image=image is not None, system=self.system_prompt
-            )
-            return generate_one(model, processor, messages, image, max_new_tokens=self.max_tokens)
-        if self.instruction is not None and image is None:  # a text-only model: instruction as text
-            return generate_reply(
-                model,
-                processor,
-                self.instruction(sample.question),
-                system=self.system_prompt,
-                max_new_tokens=self.max_tokens,
-            )
-        return generate_reply(
-            model,
-            processor,
+        return self.policy.reply(
             sample.question,
-            image=image,
+            image,
+            instruction=self.instruction,
             system=self.system_prompt,
-            max_new_tokens=self.max_tokens,
+            max_new_tokens=self.max_new_tokens,
         )
 
     async def generate(self, sample: EvalSample) -> str:
@@ -226,7 +243,9 @@ class FakeGenerator:
     """A deterministic stand-in candidate: thinks a line, then answers with the first option of a
     multiple-choice question, or with a fixed phrase. It knows nothing of the reference."""
 
-    backend_name = "fake"
+    backend = "fake"
+    backend_name = backend  # deprecated name of ``backend``
+    endpoint = "fake://candidate"
 
     def __init__(self, *, answer: str = "No abnormality is seen.", **_: Any) -> None:
         self.answer = answer

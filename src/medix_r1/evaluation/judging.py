@@ -13,7 +13,7 @@
 
 A reply without a readable verdict is re-asked (at most ``max_reasks`` times over the sample); after
 that the sample is ``judge_failed``: counted and reported, never scored 0 or 1. An unreachable judge
-raises :class:`~medix_r1.judges.errors.JudgeUnavailableError` and nothing is written for the sample.
+raises :class:`~medix_r1.chat.errors.JudgeUnavailableError` and nothing is written for the sample.
 
 >>> parse_verdict('<think>hmm</think>```json\\n{"score": 1}\\n```', "binary")
 1
@@ -30,9 +30,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from medix_r1.chat.errors import JUDGE
+from medix_r1.chat.messages import chat_messages
 from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import JUDGE_PROMPT_HASH, RECHECK_REQUEST, judge_prompt, reask_message
 from medix_r1.parsing import evaluation_cut
@@ -163,7 +166,11 @@ class Judgement:
 
 
 class JudgeProtocol:
-    """Judge samples with a chat client (anything with ``async complete(messages, max_tokens=...)``)."""
+    """Judge samples with a chat client (:class:`medix_r1.chat.base.ChatClient`: anything with
+    ``async complete(messages, max_new_tokens=...)``), used in the judge role.
+
+    ``max_new_tokens`` caps each judge reply (``max_tokens`` is its deprecated name; the settings
+    key and the row hash keep ``max_tokens``)."""
 
     def __init__(
         self,
@@ -171,19 +178,26 @@ class JudgeProtocol:
         *,
         model: str | None = None,
         rounds: int = 3,
-        max_tokens: int = 512,
+        max_new_tokens: int = 512,
         temperature: float = 0.0,
         max_reasks: int = 2,
         keep_replies_chars: int = 2000,
         extra_body: dict[str, Any] | None = None,
         strict_verdicts: bool = False,
+        max_tokens: int | None = None,
     ) -> None:
         if rounds < 1 or max_reasks < 0:
             raise ValueError("rounds must be >= 1 and max_reasks >= 0")
-        self.client = client
+        if max_tokens is not None:
+            warnings.warn(
+                "JudgeProtocol(max_tokens=) is now max_new_tokens", DeprecationWarning, stacklevel=2
+            )
+            max_new_tokens = max_tokens
+        # A client shared with the candidate on one server: same pool and limit, failures named "judge".
+        self.client = client.with_role(JUDGE) if hasattr(client, "with_role") else client
         self.model = model or getattr(client, "model", None) or getattr(client, "identity", "judge")
         self.rounds = rounds
-        self.max_tokens = max_tokens
+        self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.max_reasks = max_reasks
         self.keep_replies_chars = keep_replies_chars
@@ -195,12 +209,22 @@ class JudgeProtocol:
 
     @property
     def identity(self) -> str:
-        """What the judgements depend on: judge model, prompt hash, rounds. Hashed into each row."""
+        """Deprecated name of :attr:`judge_hash`."""
+        return self.judge_hash
+
+    @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
+
+    @property
+    def judge_hash(self) -> str:
+        """What the judgements depend on: judge model, prompt hash, rounds (each row's ``judge_hash``)."""
         return content_hash(
             self.model,
             JUDGE_PROMPT_HASH,
             self.rounds,
-            self.max_tokens,
+            self.max_new_tokens,
             self.temperature,
             self.extra_body or None,
             *(["strict"] if self.strict_verdicts else []),
@@ -211,7 +235,7 @@ class JudgeProtocol:
             "model": self.model,
             "prompt_hash": JUDGE_PROMPT_HASH,
             "rounds": self.rounds,
-            "max_tokens": self.max_tokens,
+            "max_tokens": self.max_new_tokens,  # the published name, recorded in run.json
             "temperature": self.temperature,
             "max_reasks": self.max_reasks,
             "extra_body": self.extra_body,
@@ -224,15 +248,13 @@ class JudgeProtocol:
         if client_model is not None and client_model != self.model:
             extra["model"] = self.model  # one client shared with the candidate on the same endpoint
         return await self.client.complete(
-            messages, max_tokens=self.max_tokens, temperature=self.temperature, **extra
+            messages, max_new_tokens=self.max_new_tokens, temperature=self.temperature, **extra
         )
 
     async def judge(self, question: str, reference: str, response: str, grading: str) -> Judgement:
         """Run the protocol on one sample. Raises the client's error when the judge is unreachable."""
         candidate = evaluation_cut(response or "")
-        messages: list[dict[str, Any]] = [
-            {"role": "user", "content": judge_prompt(grading, question, reference, candidate)}
-        ]
+        messages = chat_messages(judge_prompt(grading, question, reference, candidate))
         out = Judgement(status="ok", grading=grading)
         while len(out.rounds) < self.rounds:
             reply = await self._ask(messages)

@@ -18,20 +18,22 @@ __all__ = ["Clients", "build_tasks", "build_generator", "build_judge", "candidat
 
 
 class Clients:
-    """One OpenAI-compatible client per URL, built on first use with the config's limits."""
+    """One OpenAI-compatible client per URL, built on first use with the config's limits; the
+    candidate and the judge use it in their own role (:meth:`~medix_r1.chat.openai.OpenAIClient.with_role`)."""
 
     def __init__(self, config: EvalConfig) -> None:
         self.config = config
         self._by_url: dict[str, Any] = {}
 
     def get(self, url: str, served_model: str, key_env: str) -> Any:
-        from medix_r1.judges.openai import OpenAIChatClient
+        from medix_r1.chat import CANDIDATE, OpenAIClient
 
         c = self.config
         if url not in self._by_url:
-            self._by_url[url] = OpenAIChatClient(
+            self._by_url[url] = OpenAIClient(
                 url,
                 served_model,
+                role=CANDIDATE,
                 api_key_env=key_env,
                 timeout_s=c.timeout_s,
                 max_retries=c.max_retries,
@@ -86,7 +88,7 @@ def build_generator(config: EvalConfig, clients: Clients, base_url: str | None) 
             clients.get(base_url, config.model, config.api_key_env),
             model=config.model,
             system_prompt=config.system_prompt,
-            max_tokens=config.max_tokens,
+            max_new_tokens=config.max_tokens,
             instruction=instruction,
             force_think=config.force_think,
         )
@@ -96,7 +98,7 @@ def build_generator(config: EvalConfig, clients: Clients, base_url: str | None) 
         return TransformersGenerator(
             config.model_path,
             system_prompt=config.system_prompt,
-            max_tokens=config.max_tokens,
+            max_new_tokens=config.max_tokens,
             instruction=instruction,
         )
     return FakeGenerator()
@@ -117,11 +119,11 @@ def build_judge(config: EvalConfig, clients: Clients) -> JudgeProtocol | None:
     if not config.judges:
         return None
     if config.judge_backend == "fake":
+        from medix_r1.chat import JUDGE, make_chat_client
         from medix_r1.evaluation.judging import fake_judge_reply
-        from medix_r1.judges.fake import FakeChatBackend
 
         return JudgeProtocol(
-            FakeChatBackend(fake_judge_reply),
+            make_chat_client("fake", role=JUDGE, responder=fake_judge_reply),
             model="fake-judge",
             rounds=config.judge_rounds,
             max_reasks=config.judge_reasks,

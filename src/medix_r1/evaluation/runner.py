@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medix_r1.chat.errors import ChatRejectedError, ChatUnavailableError
 from medix_r1.errors import MedixError
 from medix_r1.evaluation.config import PHASES, EvalConfig
 from medix_r1.evaluation.files import (
@@ -40,7 +41,6 @@ from medix_r1.evaluation.prompts import JUDGE_PROMPT_HASH
 from medix_r1.evaluation.scoring import Scores, compute_scores, format_score_table
 from medix_r1.evaluation.tasks import EvalSample, TaskSpec
 from medix_r1.files import write_text_atomic
-from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 
 __all__ = [
     "PHASES",
@@ -65,8 +65,7 @@ class BackendFailedError(MedixError, RuntimeError):
     """The candidate or the judge could not answer one sample (after its client's retries).
 
     Names the role (``candidate`` or ``judge``), its model and URL, and the sample, so an outage of
-    one endpoint is never blamed on the other (the shared chat client reports every failure in the
-    judge's words).
+    one endpoint is never blamed on the other.
     """
 
     def __init__(self, role: str, model: str, endpoint: str, sample_id: str, reason: str) -> None:
@@ -83,9 +82,9 @@ class BackendFailedError(MedixError, RuntimeError):
     @classmethod
     def wrap(cls, role: str, model: str, sample_id: str, exc: Exception) -> BackendFailedError:
         endpoint = getattr(exc, "endpoint", None) or "?"
-        if isinstance(exc, JudgeUnavailableError):
+        if isinstance(exc, ChatUnavailableError):
             reason = f"no answer after {exc.attempts} attempt(s) ({exc.reason})"
-        elif isinstance(exc, JudgeConfigError):
+        elif isinstance(exc, ChatRejectedError):
             reason = f"request rejected with HTTP {exc.status}"
         else:
             reason = str(exc)
@@ -230,7 +229,7 @@ async def process_samples(
     summary.duplicate_rows = gen_read.duplicates + eval_read.duplicates
     gen_rows, eval_rows = gen_read.rows, eval_read.rows
     gen_hash = _gen_hash(generator) if generator is not None else None
-    judge_hash = judge.identity if judge is not None else None
+    judge_hash = judge.judge_hash if judge is not None else None
     _check_stale(
         samples,
         paths,
@@ -269,7 +268,7 @@ async def process_samples(
             assert generator is not None and gen_out is not None and gen_hash is not None
             try:
                 response = await generator.generate(sample)
-            except (JudgeUnavailableError, JudgeConfigError) as exc:  # the shared client's errors
+            except (ChatUnavailableError, ChatRejectedError) as exc:  # the chat client's errors
                 raise BackendFailedError.wrap("candidate", _model_of(generator), sample.id, exc) from exc
             summary.calls += 1
             row = _generation_row(sample, response, gen_hash)
@@ -282,7 +281,7 @@ async def process_samples(
             assert eval_out is not None
             try:
                 verdict = await judge.judge(row["question"], row["answer"], row["response"], sample.grading)
-            except (JudgeUnavailableError, JudgeConfigError) as exc:
+            except (ChatUnavailableError, ChatRejectedError) as exc:
                 raise BackendFailedError.wrap("judge", str(judge.model), sample.id, exc) from exc
             summary.calls += len(verdict.replies)
             out = dict(row)

@@ -10,10 +10,12 @@ could not answer is reported as such (``match=None`` with a reason) or raised, n
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
+from medix_r1.chat.base import ChatClient
+from medix_r1.chat.messages import chat_messages
 from medix_r1.judges.cache import VerdictCache, cache_key
 from medix_r1.judges.deadline import DEFAULT_JUDGE_DEADLINE_S, Deadline
 from medix_r1.judges.errors import JudgeDeadlineError, JudgeUnavailableError
@@ -23,20 +25,12 @@ from medix_r1.judges.prompts import (
     render_answer_match,
     template_hash,
 )
-from medix_r1.judges.stats import JudgeStats
 
 __all__ = ["ChatBackend", "AnswerMatchJudge", "MatchVerdict"]
 
 
-class ChatBackend(Protocol):
-    """What every judge backend offers: one async chat call, counters, and names for errors/caches."""
-
-    backend_name: str
-    endpoint: str
-    identity: str
-    stats: JudgeStats
-
-    async def complete(self, messages: list[dict[str, Any]], *, max_tokens: int, **params: Any) -> str: ...
+#: What every judge backend offers: a chat client (:class:`medix_r1.chat.base.ChatClient`).
+ChatBackend = ChatClient
 
 
 @dataclass(frozen=True)
@@ -50,7 +44,8 @@ class MatchVerdict:
 class AnswerMatchJudge:
     """YES/NO answer matching over a chat backend, batch-first.
 
-    Defaults follow the published judge call: temperature 0, at most 4 new tokens. ``deadline_s``
+    Defaults follow the published judge call: temperature 0, at most 4 new tokens
+    (``max_new_tokens``; ``max_tokens`` is its deprecated name). ``deadline_s``
     bounds the time one :meth:`amatch` call (one reward batch) waits on the backend; ``None``
     waits as long as the backend's own timeouts and retries allow.
     """
@@ -60,18 +55,24 @@ class AnswerMatchJudge:
         backend: ChatBackend,
         *,
         template: str = ANSWER_MATCH_TEMPLATE,
-        max_tokens: int = 4,
+        max_new_tokens: int = 4,
         temperature: float = 0.0,
         reasks: int = 2,
         cache: VerdictCache | None = None,
         deadline_s: float | None = DEFAULT_JUDGE_DEADLINE_S,
+        max_tokens: int | None = None,
     ) -> None:
         Deadline(deadline_s)  # checks the value up front
+        if max_tokens is not None:
+            warnings.warn(
+                "AnswerMatchJudge(max_tokens=) is now max_new_tokens", DeprecationWarning, stacklevel=2
+            )
+            max_new_tokens = max_tokens
         self.backend = backend
         self.deadline_s = deadline_s
         self.template = template
         self.template_hash = template_hash(template)
-        self.max_tokens = max_tokens
+        self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.reasks = reasks
         self.cache = cache
@@ -79,17 +80,23 @@ class AnswerMatchJudge:
 
     @property
     def endpoint(self) -> str:
+        """Which server (or in-process model) answers: the backend's endpoint."""
         return self.backend.endpoint
+
+    @property
+    def max_tokens(self) -> int:
+        """Deprecated name of :attr:`max_new_tokens`."""
+        return self.max_new_tokens
 
     def _key(self, pair: tuple[str, str]) -> str:
         return cache_key(self.backend.identity, self.template_hash, *pair)
 
     async def _ask(self, pair: tuple[str, str]) -> str:
-        messages = [{"role": "user", "content": render_answer_match(pair[0], pair[1], self.template)}]
+        messages = chat_messages(render_answer_match(pair[0], pair[1], self.template))
         reply = ""
         for _ in range(self.reasks + 1):
             reply = await self.backend.complete(
-                messages, max_tokens=self.max_tokens, temperature=self.temperature
+                messages, max_new_tokens=self.max_new_tokens, temperature=self.temperature
             )
             if parse_yes_no(reply) is not None:
                 return reply

@@ -1,5 +1,9 @@
 """Judge failures. A failure is never a verdict: it is raised, or reported as "unscored".
 
+:class:`JudgeError`, :class:`JudgeUnavailableError` and :class:`JudgeConfigError` are the chat
+client's errors in the judge role (defined in :mod:`medix_r1.chat.errors`, where the client raises
+them; also :class:`~medix_r1.chat.errors.ChatError`). The judge deadline's error is the judges' own.
+
 Every class here pickles with its message and fields (``MedixError``): a judge outage raised in a
 Ray reward worker (verl, EasyR1) reaches the training driver as this class, not as Ray's
 ``UnserializableException``.
@@ -7,26 +11,9 @@ Ray reward worker (verl, EasyR1) reaches the training driver as this class, not 
 
 from __future__ import annotations
 
-from medix_r1.errors import MedixError
+from medix_r1.chat.errors import JUDGE, JudgeConfigError, JudgeError, JudgeUnavailableError
 
-
-class JudgeError(MedixError, RuntimeError):
-    """Base class of judge failures."""
-
-    exit_code = 1  # the work stopped on an outside service, not on bad input
-
-
-class JudgeUnavailableError(JudgeError):
-    """The judge could not answer after every retry (outage, overload, timeouts, garbage replies)."""
-
-    def __init__(self, endpoint: str, attempts: int, reason: str) -> None:
-        self.endpoint = endpoint
-        self.attempts = attempts
-        self.reason = reason
-        super().__init__(
-            f"judge at {endpoint} failed after {attempts} attempt(s): {reason}. "
-            "Check that the judge server is up and reachable."
-        )
+__all__ = ["JudgeError", "JudgeUnavailableError", "JudgeConfigError", "JudgeDeadlineError"]
 
 
 class JudgeDeadlineError(JudgeUnavailableError):
@@ -43,6 +30,7 @@ class JudgeDeadlineError(JudgeUnavailableError):
         self.total = total
         self.attempts = 0  # requests were still running when the deadline passed
         self.reason = f"no verdict within the judge deadline of {deadline_s:g} s"
+        self.role = JUDGE
         JudgeError.__init__(
             self,
             f"judge at {endpoint} left {unanswered} of {total} request(s) of this reward batch "
@@ -50,12 +38,3 @@ class JudgeDeadlineError(JudgeUnavailableError):
             "up and not overloaded; raise judge_deadline_s if batches legitimately take longer, or set "
             "on_judge_error: skip to leave those rollouts unscored.",
         )
-
-
-class JudgeConfigError(JudgeError):
-    """The judge refused the request itself (bad key, unknown model, bad URL): retrying cannot help."""
-
-    def __init__(self, endpoint: str, status: int, detail: str) -> None:
-        self.endpoint = endpoint
-        self.status = status
-        super().__init__(f"judge at {endpoint} rejected the request with HTTP {status}: {detail}")

@@ -1,8 +1,9 @@
-"""The ``fake`` judge backend: deterministic, offline, for tests and demos. It is not a real judge.
+"""The ``fake`` judge: deterministic, offline, for tests and demos. It is not a real judge.
 
 It reads the two quoted answers out of our answer-match prompt and says YES when they share the
 same content words (lower-cased, punctuation and a few filler words dropped), or when every content
-word of the reference appears in the candidate. A loopback server uses the same function.
+word of the reference appears in the candidate. A loopback server uses the same function. The
+client around it is the registry's ``fake`` backend (:class:`medix_r1.chat.fake.FakeClient`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from medix_r1.judges.stats import JudgeStats
+from medix_r1.chat.errors import JUDGE
+from medix_r1.chat.fake import FakeClient
 
 __all__ = ["FakeChatBackend", "fake_chat_reply", "fake_answers_match"]
 
@@ -46,18 +48,10 @@ def fake_chat_reply(messages: list[dict[str, Any]]) -> str:
     return "YES" if fake_answers_match(blocks["candidate"], blocks["reference"]) else "NO"
 
 
-class FakeChatBackend:
-    """A chat backend that answers with a Python function (default: :func:`fake_chat_reply`)."""
+class FakeChatBackend(FakeClient):
+    """The ``fake`` client in the judge role, answering with :func:`fake_chat_reply` by default."""
 
-    backend_name = "fake"
-
-    def __init__(self, responder: Callable[[list[dict[str, Any]]], str] | None = None) -> None:
-        self.responder = responder or fake_chat_reply
-        self.stats = JudgeStats()
-
-    endpoint = "fake://judge"
-    identity = "fake"
-
-    async def complete(self, messages: list[dict[str, Any]], *, max_tokens: int, **_: Any) -> str:
-        self.stats.requests += 1
-        return self.responder(messages)
+    def __init__(
+        self, responder: Callable[[list[dict[str, Any]]], str] | None = None, *, role: str = JUDGE
+    ) -> None:
+        super().__init__(responder or fake_chat_reply, role=role)

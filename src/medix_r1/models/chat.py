@@ -5,9 +5,12 @@ then the question, as evaluation sends it). Prompts in the MediX training layout
 image, question) come from :func:`medix_r1.prompting.question_messages` instead, which
 ``medix-r1 chat`` and the demo's default prompt use.
 
->>> build_messages("Which organ is shown?", image=True)
+The messages here are the policy's own (an ``{"type": "image"}`` slot the processor fills with
+pixels); messages sent to a chat server are built by :mod:`medix_r1.chat.messages`.
+
+>>> policy_messages("Which organ is shown?", image=True)
 [{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': 'Which organ is shown?'}]}]
->>> build_messages("Hi", system="Be brief.", text_only=True)
+>>> policy_messages("Hi", system="Be brief.", text_only=True)
 [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'}]
 """
 
@@ -23,10 +26,10 @@ if TYPE_CHECKING:
     from PIL.Image import Image
     from transformers import PreTrainedModel
 
-__all__ = ["build_messages", "load_image", "generate_reply"]
+__all__ = ["policy_messages", "build_messages", "load_image", "generate_reply"]
 
 
-def build_messages(
+def policy_messages(
     question: str, image: Any = None, *, system: str | None = None, text_only: bool = False
 ) -> list[dict[str, Any]]:
     """Chat messages for one user turn, image first (as Qwen-VL models are trained).
@@ -48,6 +51,11 @@ def build_messages(
             0, {"role": "system", "content": system if text_only else [{"type": "text", "text": system}]}
         )
     return messages
+
+
+#: Deprecated name of :func:`policy_messages` (``medix_r1.evaluation.build_messages`` was another
+#: thing: now :func:`medix_r1.evaluation.generation.sample_messages`).
+build_messages = policy_messages
 
 
 def load_image(image: Image | str | os.PathLike[str]) -> Image:
@@ -100,7 +108,7 @@ def generate_reply(
     has_images = getattr(processor, "image_processor", None) is not None
     if image is not None and not has_images:
         raise ValueError(f"{type(model).__name__} is a text-only model; it cannot answer about an image")
-    messages = build_messages(question, image, system=system, text_only=not has_images)
+    messages = policy_messages(question, image, system=system, text_only=not has_images)
     prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     # The template already wrote every special token; the tokenizer must not add a BOS of its own.
     if image is not None:
