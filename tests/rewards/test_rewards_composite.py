@@ -190,7 +190,10 @@ def test_embedding_reward_encodes_each_string_once_and_caches_references() -> No
     assert embedder.calls[-1] == ["left lung x"]  # the reference came from the cache
     # A repeated answer (a converging policy's "femur", step after step) is not encoded again.
     calls = len(embedder.calls)
-    assert reward(["<answer>femur</answer>", "<answer>left lung x</answer>"], solution=[SOL] * 2) == [0.0, 0.0]
+    assert reward(["<answer>femur</answer>", "<answer>left lung x</answer>"], solution=[SOL] * 2) == [
+        0.0,
+        0.0,
+    ]
     assert len(embedder.calls) == calls
     # The answer cache is small and separate: answers cannot push references out.
     small = EmbeddingSimilarityReward(CaseFoldEmbedder(), answer_cache_size=1)
