@@ -102,16 +102,18 @@ def test_unreachable_hub_id_fails_clearly(cache_dir):
 
 def test_tag_tokens_are_single_and_survive_decoding(cache_dir, tmp_path):
     from medix_r1.modality import MODALITY_TAGS
-    from medix_r1.models.tokenizer import add_tag_tokens
+    from medix_r1.models.tokenizer import add_tag_tokens, reply_tags
 
     model, processor = build_tiny_vlm("qwen2-vl", seed=0, cache_dir=cache_dir)
     tok = processor.tokenizer
     rows = model.get_input_embeddings().weight.shape[0]
-    assert add_tag_tokens(model, processor) == list(MODALITY_TAGS)
-    assert model.get_input_embeddings().weight.shape[0] == rows + len(MODALITY_TAGS) == len(tok)
+    assert add_tag_tokens(model, processor) == reply_tags()
+    assert reply_tags()[: len(MODALITY_TAGS)] == list(MODALITY_TAGS) and len(reply_tags()) == 22
+    assert model.get_input_embeddings().weight.shape[0] == rows + 22 == len(tok)
     assert model.get_output_embeddings().weight.shape[0] == len(tok)
     ids = tok("<CT_SCAN><thinking>x</thinking>", add_special_tokens=False)["input_ids"]
     assert ids[0] == tok.convert_tokens_to_ids("<CT_SCAN>")
+    assert ids[1] == tok.convert_tokens_to_ids("<thinking>") and ids[-1] == tok.convert_tokens_to_ids("</thinking>")
     # TRL decodes completions with skip_special_tokens=True: the tag must stay.
     assert tok.batch_decode([ids], skip_special_tokens=True)[0].startswith("<CT_SCAN><thinking>")
     assert add_tag_tokens(model, processor) == []  # idempotent

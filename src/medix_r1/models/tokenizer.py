@@ -41,6 +41,7 @@ __all__ = [
     "vl_tokenizer_dir",
     "load_vl_tokenizer",
     "add_tag_tokens",
+    "reply_tags",
     "trim_vocabulary",
 ]
 
@@ -170,23 +171,38 @@ def load_vl_tokenizer(cache_dir: str | os.PathLike[str] | None = None) -> PreTra
     return AutoTokenizer.from_pretrained(str(vl_tokenizer_dir(cache_dir)))
 
 
+def reply_tags() -> list[str]:
+    """The modality tags, then the format tags of both response formats, each once.
+
+    >>> reply_tags()[-6:]
+    ['<thinking>', '</thinking>', '<answer>', '</answer>', '<think>', '</think>']
+    """
+    from medix_r1.modality import MODALITY_TAGS
+    from medix_r1.parsing import THINK, THINKING
+
+    tags = list(MODALITY_TAGS)
+    for fmt in (THINKING, THINK):
+        tags += [fmt.think_open, fmt.think_close, fmt.answer_open, fmt.answer_close]
+    return list(dict.fromkeys(tags))
+
+
 def add_tag_tokens(model: PreTrainedModel, processor: Any, tags: Sequence[str] | None = None) -> list[str]:
-    """Make each modality tag (``<X_RAY>``, ``<CT_SCAN>``...) one token of ``processor``'s tokenizer
-    and grow ``model``'s input embedding and output head to match (both in place).
+    """Make each tag of the reply grammar one token of ``processor``'s tokenizer (by default
+    :func:`reply_tags`: the modality tags ``<X_RAY>``, ``<CT_SCAN>``... and the format tags
+    ``<thinking>``, ``</answer>``... of both response formats) and grow ``model``'s input embedding
+    and output head to match (both in place).
 
     The tags are *normal* added tokens, not special ones: TRL decodes completions with
     ``skip_special_tokens=True`` and the reward must still see the tag. New rows start at the mean of
     the old ones. Used by the CPU quickstart's tiny model only (``model.single_token_tags``), where a
-    tag spelled over 3-6 sub-word tokens is hard to learn; the published models keep their tokenizers.
-    Returns the tags that were added.
+    modality tag spelled over 3-6 sub-word tokens is hard to learn and the format tags were 13 of
+    a reply's ~18 tokens; the published models keep their tokenizers. Returns the tags that were added.
     """
     from transformers import AddedToken
 
-    from medix_r1.modality import MODALITY_TAGS
-
     tokenizer = getattr(processor, "tokenizer", processor)
     vocab = tokenizer.get_vocab()
-    new = [t for t in (tags or MODALITY_TAGS) if t not in vocab]
+    new = [t for t in (tags or reply_tags()) if t not in vocab]
     if new:
         tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in new])
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
