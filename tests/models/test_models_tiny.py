@@ -113,7 +113,9 @@ def test_tag_tokens_are_single_and_survive_decoding(cache_dir, tmp_path):
     assert model.get_output_embeddings().weight.shape[0] == len(tok)
     ids = tok("<CT_SCAN><thinking>x</thinking>", add_special_tokens=False)["input_ids"]
     assert ids[0] == tok.convert_tokens_to_ids("<CT_SCAN>")
-    assert ids[1] == tok.convert_tokens_to_ids("<thinking>") and ids[-1] == tok.convert_tokens_to_ids("</thinking>")
+    assert ids[1] == tok.convert_tokens_to_ids("<thinking>") and ids[-1] == tok.convert_tokens_to_ids(
+        "</thinking>"
+    )
     # TRL decodes completions with skip_special_tokens=True: the tag must stay.
     assert tok.batch_decode([ids], skip_special_tokens=True)[0].startswith("<CT_SCAN><thinking>")
     assert add_tag_tokens(model, processor) == []  # idempotent

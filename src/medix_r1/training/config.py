@@ -100,8 +100,8 @@ class ModelSection(_Section):
     gradient_checkpointing: bool = Field(True, description="Trade compute for memory in the backward pass")
     single_token_tags: bool = Field(
         False,
-        description="Add each modality tag to the tokenizer as one (non-special) token and resize the embeddings "
-        "(not published; the quickstart's tiny model uses it)",
+        description="Add each modality tag and each reply-format tag (<thinking>, </answer>...) to the tokenizer "
+        "as one (non-special) token and resize the embeddings (not published; the quickstart's tiny model uses it)",
     )
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA adapters")
 
