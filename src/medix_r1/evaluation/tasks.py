@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import difflib
 import hashlib
 import io
 import json
@@ -731,13 +730,8 @@ def task_from_fields(
     fields = dict(fields or {})
     unknown = sorted(set(fields) - set(YAML_FIELDS))
     if unknown:
-        hints = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, list(YAML_FIELDS), n=1)
-            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise TaskConfigError(
-            f"task {name}: unknown field(s) {', '.join(hints)}; accepted: {', '.join(YAML_FIELDS)}"
-        )
+        hints = "; ".join(f"unknown field {key!r}{did_you_mean(key, YAML_FIELDS)}" for key in unknown)
+        raise TaskConfigError(f"task {name}: {hints}; accepted: {', '.join(YAML_FIELDS)}")
     # The published layout's name rule: a task whose name contains "mimic" is graded 0-5 (the mean of
     # three rounds / 5) and its images are looked up by file name in tmp/mimic; all others are binary.
     mimic_rule = "mimic" in name
