@@ -32,6 +32,7 @@ from typing import Any
 from medix_r1.errors import MedixError, did_you_mean
 from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS, format_question
+from medix_r1.files import atomic_path
 from medix_r1.models.cache import cache_root
 
 __all__ = [
@@ -700,13 +701,11 @@ def _fetch_archive(repo_id: str, filename: str) -> Path:
         from huggingface_hub import hf_hub_download
 
         archive = hf_hub_download(repo_id=repo_id, filename=filename, repo_type="dataset")
-        tmp = target.with_name(target.name + ".partial")
-        with zipfile.ZipFile(archive) as zf:
+        with zipfile.ZipFile(archive) as zf, atomic_path(target) as tmp:
             for member in zf.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise TaskConfigError(f"{filename} from {repo_id} holds an unsafe path {member!r}")
             zf.extractall(tmp)
-        tmp.rename(target)
     inner = target / Path(filename).stem  # imgs.zip unpacks to imgs/...
     return inner if inner.is_dir() else target
 
