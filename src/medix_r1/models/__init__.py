@@ -20,7 +20,7 @@ Everything that needs a model goes through here:
 Importing this package loads nothing: torch and transformers are imported by the functions.
 """
 
-from medix_r1.models.cache import CACHE_ENV, cache_root, models_cache_dir
+from medix_r1.models.cache import CACHE_ENV, cache_root, models_cache_dir, samples_cache_dir
 from medix_r1.models.chat import build_messages, generate_reply, load_image, policy_messages
 from medix_r1.models.extras import MissingExtraError
 from medix_r1.models.folders import is_vision_language, save_policy
@@ -57,6 +57,7 @@ __all__ = [
     "CACHE_ENV",
     "cache_root",
     "models_cache_dir",
+    "samples_cache_dir",
     "policy_messages",
     "build_messages",
     "generate_reply",
