@@ -1,5 +1,6 @@
 """Policies and processors: loading (hub, folders, built-in names), tiny VLM builders, the offline
-SmolLM2 materialisation and the demo VLM graft, and one chat turn.
+SmolLM2 materialisation and the demo VLM graft, and asking a policy (one chat turn, generation in the
+training layout, training run folders as models).
 
 Everything that needs a model goes through here:
 
