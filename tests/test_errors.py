@@ -156,6 +156,22 @@ def test_did_you_mean_wording() -> None:
     assert did_you_mean("zzz", ["beta"]) == ""
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("Sonar", "; did you mean '<ULTRASOUND>'?"),  # close to the alias "sonography": shown by its tag
+        ("ct scn", "; did you mean '<CT_SCAN>' or '<OCT_SCAN>'?"),  # several aliases of one tag: listed once
+        ("xyzzy", "."),  # nothing close
+    ],
+)
+def test_unknown_modality_uses_the_one_wording(text: str, hint: str) -> None:
+    from medix_r1.modality import MODALITY_TAGS, UnknownModalityError, resolve_modality
+
+    with pytest.raises(UnknownModalityError) as caught:
+        resolve_modality(text)
+    assert str(caught.value) == f"unknown modality {text!r}{hint} Valid tags: {', '.join(MODALITY_TAGS)}"
+
+
 def _raise_judge_down() -> None:
     from medix_r1.judges import JudgeUnavailableError
 

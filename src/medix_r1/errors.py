@@ -17,7 +17,7 @@ Tested over every public error of the package in ``tests/test_errors.py``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["MedixError", "did_you_mean"]
@@ -38,10 +38,20 @@ class MedixError(Exception):
         return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
-def did_you_mean(name: str, choices: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
+def did_you_mean(
+    name: str,
+    choices: Iterable[str],
+    *,
+    n: int = 1,
+    cutoff: float = 0.6,
+    shown: Callable[[str], str] | None = None,
+) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``choices`` to ``name``, or ``""`` when none is close.
 
-    One wording for every "unknown name" message in the package (STYLE.md rule 6).
+    One wording for every "unknown name" message in the package (STYLE.md rule 6). ``n`` is how many
+    suggestions at most, ``cutoff`` how close (``difflib``'s ratio) a choice must be; ``shown`` names a
+    matched choice as the message shows it (e.g. an alias by its canonical tag; a name shown twice is
+    listed once).
 
     >>> did_you_mean("grop_size", ["group_size", "beta"])
     "; did you mean 'group_size'?"
@@ -49,8 +59,12 @@ def did_you_mean(name: str, choices: Iterable[str], *, n: int = 1, cutoff: float
     ''
     >>> did_you_mean("vqa_rat", ["vqa_rad", "vqa_rad2", "slake"], n=2)
     "; did you mean 'vqa_rad' or 'vqa_rad2'?"
+    >>> did_you_mean("ct scn", ["ct scan", "ct"], n=2, shown=lambda c: "<CT_SCAN>")
+    "; did you mean '<CT_SCAN>'?"
     """
     close = difflib.get_close_matches(name, list(choices), n=n, cutoff=cutoff)
+    if shown is not None:
+        close = list(dict.fromkeys(shown(c) for c in close))
     if not close:
         return ""
     return "; did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,16 +24,25 @@ __all__ = ["atomic_path", "write_text_atomic"]
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary sibling of ``path`` to write; it replaces ``path`` when the block succeeds and is
-    removed when it fails. The parent folder is created."""
+    """A temporary sibling of ``path`` to write (a file, or a folder: a saved dataset, an unpacked
+    archive); it replaces ``path`` when the block succeeds and is removed when it fails. The parent
+    folder is created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    _remove(tmp)
     try:
         yield tmp
-        os.replace(tmp, path)
+        if tmp.is_dir() and path.exists():  # a folder cannot replace another in one step
+            old = path.with_name(f".{path.name}.old{os.getpid()}")
+            _remove(old)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            _remove(old)
+        else:
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
@@ -42,3 +52,10 @@ def write_text_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
             tmp.write_text(text, encoding="utf-8")
         else:
             tmp.write_bytes(text)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

@@ -14,11 +14,10 @@ names ("chest radiograph", "MRI") onto the tags through :func:`resolve_modality`
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
-from medix_r1.errors import MedixError
+from medix_r1.errors import MedixError, did_you_mean
 
 __all__ = [
     "MODALITIES",
@@ -165,9 +164,8 @@ def resolve_modality(text: str) -> Modality:
     found = _LOOKUP.get(_key(text))
     if found is not None:
         return found
-    close = difflib.get_close_matches(_key(text), list(_LOOKUP), n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(repr(_LOOKUP[c].tag) for c in close)}?" if close else ""
-    raise UnknownModalityError(f"unknown modality {text!r}.{hint} Valid tags: {', '.join(MODALITY_TAGS)}")
+    hint = did_you_mean(_key(text), _LOOKUP, n=3, shown=lambda key: _LOOKUP[key].tag) or "."
+    raise UnknownModalityError(f"unknown modality {text!r}{hint} Valid tags: {', '.join(MODALITY_TAGS)}")
 
 
 def modality_from_dicom(code: str | None) -> Modality:

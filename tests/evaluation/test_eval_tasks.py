@@ -242,7 +242,10 @@ def test_unknown_yaml_field_suggests_the_closest(tmp_path):
     (tmp_path / "t.yaml").write_text(
         "llm:\n  x:\n    data_files: x.jsonl\n    question_colum: q\n    answer_column: a\n"
     )
-    with pytest.raises(TaskConfigError, match="'question_colum' \\(did you mean 'question_column'\\?\\)"):
+    with pytest.raises(
+        TaskConfigError,
+        match="task x: unknown field 'question_colum'; did you mean 'question_column'\\?; accepted: ",
+    ):
         load_task_file(tmp_path / "t.yaml")
 
 

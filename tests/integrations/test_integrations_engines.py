@@ -13,6 +13,7 @@ from medix_r1.integrations.engine_config import CONFIG_ENV
 from medix_r1.integrations.trl import trl_reward_funcs
 from medix_r1.judges import AnswerMatchJudge, FakeChatBackend
 from medix_r1.rewards import build_reward
+from medix_r1.training.metrics import reward_metric_key
 
 GOOD = "<X_RAY><thinking>film</thinking><answer>left lung</answer>"
 BAD = "<CT_SCAN> femur"
@@ -168,5 +169,5 @@ def test_trl_grpo_two_steps_changes_trainable_parameters(tmp_path) -> None:
     assert changed, "no trainable parameter changed after two GRPO steps"
     logged = {k for entry in trainer.state.log_history for k in entry}
     for name in ("accuracy_llm", "accuracy_embed", "modality", "format"):
-        assert f"rewards/{name}/mean" in logged
+        assert reward_metric_key(name) in logged  # the key alarms and plots read is the one TRL logs
     assert "judge/requests" in logged

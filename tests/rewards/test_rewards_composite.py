@@ -230,8 +230,8 @@ def test_renormalising_is_not_offered() -> None:
     row = {"accuracy_llm": None, "accuracy_embed": 1.0, "modality": 1.0, "format": 1.0}
     assert reward.combine(row) == pytest.approx(0.3375 + 0.045 + 0.1)
     assert reward.unscored(row) == ["accuracy_llm"]
-    with pytest.raises(ValueError, match="renormalize_missing=True is not supported"):
-        CompositeReward(reward.components, reward.fmt, reward.preset, True)
+    with pytest.raises(TypeError, match="renormalize_missing"):  # no switch for it, in code or config
+        CompositeReward(reward.components, reward.fmt, reward.preset, renormalize_missing=True)
     with pytest.raises(TypeError, match="unknown reward override"):
         build_reward(
             "medix-r1",

@@ -95,23 +95,6 @@ def test_chat_parses_the_reply(tiny_model_dir, sample_files):
     assert reply["well_formed"] is False  # a random tiny model does not write the format
 
 
-def test_chat_reads_a_well_formed_reply(monkeypatch):
-    from medix_r1.training import chat as chat_module
-
-    monkeypatch.setattr(
-        "medix_r1.models.generation.generate_batch",
-        lambda *a, **k: ["<CT_SCAN><thinking>Axial slice.</thinking><answer>Liver</answer>"],
-    )
-    reply = chat_module.ask("unused", "Which organ?", loaded=(object(), object()))
-    assert reply == {
-        "modality": "<CT_SCAN>",
-        "reasoning": "Axial slice.",
-        "answer": "Liver",
-        "well_formed": True,
-        "raw": "<CT_SCAN><thinking>Axial slice.</thinking><answer>Liver</answer>",
-    }
-
-
 @pytest.mark.slow
 def test_quickstart_pieces_at_toy_scale(tiny_model_dir, sample_files, tmp_path):
     pytest.importorskip("trl")

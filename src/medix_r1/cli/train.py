@@ -291,7 +291,7 @@ def chat(
     as_json: bool = typer.Option(False, "--json", help="Print the parsed reply as JSON."),
 ) -> None:
     """Ask a trained checkpoint (or any hub VLM) a question; prints modality, reasoning and answer."""
-    from medix_r1.training.chat import ask
+    from medix_r1.models.question import ask
 
     if _looks_local(model) and not Path(model).expanduser().exists():
         _fail(

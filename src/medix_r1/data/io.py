@@ -17,11 +17,9 @@ and raises :class:`~medix_r1.data.schema.RecordError` on the first problem.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 
 from medix_r1.data.schema import MedixRecord, RecordError
 from medix_r1.errors import MedixError
+from medix_r1.files import atomic_path, write_text_atomic
 
 __all__ = [
     "FORMATS",
@@ -315,15 +314,13 @@ def write_records(
             "writing to the hub is not supported here; write locally and push_to_hub yourself"
         )
     if format in ("jsonl", "json"):
-        path.parent.mkdir(parents=True, exist_ok=True)
         for row in rows:
             row["image"] = [_jsonable_image(i) for i in row.get("image") or []]
         if format == "jsonl":
             text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         else:
             text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-        with _atomic_target(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+        write_text_atomic(path, text)
         return path
     # Table formats need one schema: every row gets every column (pyarrow infers from the first row).
     columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -337,7 +334,7 @@ def write_records(
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pylist(rows)
-        with _atomic_target(path) as tmp:
+        with atomic_path(path) as tmp:
             pq.write_table(table, tmp)
         return path
     if format == "hf-disk":
@@ -346,35 +343,7 @@ def write_records(
         # Images stay plain {"bytes", "path"} structs: casting to datasets.Image would make
         # save_to_disk read path-only images relative to the working directory.
         dataset = Dataset.from_list(rows)
-        with _atomic_target(path) as tmp:
+        with atomic_path(path) as tmp:
             dataset.save_to_disk(str(tmp))
         return path
     raise DataSourceError(f"unknown output format {format!r}; choose one of jsonl, json, parquet, hf-disk")
-
-
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """A temporary sibling of ``path`` to write; it replaces ``path`` only when the block succeeds,
-    so a failed or killed write leaves the old file (or folder) as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    _remove(tmp)
-    try:
-        yield tmp
-        if tmp.is_dir() and path.exists():  # a folder cannot replace another in one step
-            old = path.with_name(f".{path.name}.old{os.getpid()}")
-            _remove(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            _remove(old)
-        else:
-            os.replace(tmp, path)
-    finally:
-        _remove(tmp)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()

@@ -159,7 +159,7 @@ def check_record(row: Any) -> list[tuple[str, str, str]]:
         elif not is_modality_tag(tag):
             hint = ""
             with contextlib.suppress(UnknownModalityError):
-                hint = f" (did you mean {resolve_modality(tag).tag!r}?)"
+                hint = f"; did you mean {resolve_modality(tag).tag!r}?"  # an alias: its canonical tag
             problems.append(
                 (
                     "solution",

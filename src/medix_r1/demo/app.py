@@ -151,10 +151,11 @@ DEMO_EXAMPLES: tuple[DemoExample, ...] = (
 
 
 def samples_dir() -> Path:
-    """Where the demo keeps the bundled sample set: ``$MEDIX_R1_CACHE`` (or ``~/.cache/medix-r1``) / samples."""
-    from medix_r1.models.cache import cache_root
+    """Where the demo keeps the bundled sample set: ``$MEDIX_R1_CACHE`` (or ``~/.cache/medix-r1``) / samples
+    (:func:`medix_r1.models.cache.samples_cache_dir`, shared with training and evaluation)."""
+    from medix_r1.models.cache import samples_cache_dir
 
-    return cache_root() / "samples"
+    return samples_cache_dir()
 
 
 def example_rows(directory: str | os.PathLike[str] | None = None) -> tuple[list[list[str]], list[str]]:

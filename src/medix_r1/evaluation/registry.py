@@ -32,7 +32,7 @@ from medix_r1.evaluation.tasks import (
     parse_python_list,
     task_from_fields,
 )
-from medix_r1.models.cache import cache_root
+from medix_r1.models.cache import samples_cache_dir
 
 __all__ = [
     "PUBLISHED_TASKS",
@@ -385,11 +385,7 @@ def _mini_prepare(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def default_samples_dir() -> Path:
-    return cache_root() / "samples"
-
-
-def resolve_tasks(spec: str | list[str], *, limit_to: list[str] | None = None) -> list[TaskSpec]:
+def resolve_tasks(spec: str | list[str]) -> list[TaskSpec]:
     """Task specs for a ``--tasks`` value (see the module docstring)."""
     items = spec if isinstance(spec, list) else [spec]
     tokens = [tok for item in items for tok in re.split(r"[,\s]+", str(item).strip()) if tok]
@@ -416,7 +412,7 @@ def resolve_tasks(spec: str | list[str], *, limit_to: list[str] | None = None) -
 
 
 def _ensure_default_samples() -> Path:
-    directory = default_samples_dir()
+    directory = samples_cache_dir()
     if not (directory / "test.jsonl").exists():
         from medix_r1.data import ensure_samples
 

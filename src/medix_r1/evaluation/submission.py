@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from medix_r1.evaluation.files import model_dirname
+from medix_r1.files import atomic_path
 
 __all__ = [
     "submission_name",
@@ -96,22 +97,17 @@ def make_submission(
         raise FileExistsError(f"--out {target} is a file: give a folder for the zip")
     target.mkdir(parents=True, exist_ok=True)
     path = target / submission_name(stem)
-    tmp = path.with_suffix(".zip.partial")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for f in sorted(run_dir.rglob("*")):
-                if not f.is_file() or f.is_symlink() or f.name.startswith("."):
-                    continue
-                if f.suffix == ".partial" or f.name.endswith("_submission.zip"):
-                    continue  # an older submission, or a file being written
-                member = f"{stem}/{f.relative_to(run_dir).as_posix()}"
-                if f.name in ("run.json", "scores.json") and f.parent == run_dir and not include_urls:
-                    zf.writestr(member, _scrubbed(f))
-                else:
-                    zf.write(f, member)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(run_dir.rglob("*")):
+            if not f.is_file() or f.is_symlink() or f.name.startswith("."):
+                continue
+            if f.suffix == ".partial" or f.name.endswith("_submission.zip"):
+                continue  # an older submission, or a file being written
+            member = f"{stem}/{f.relative_to(run_dir).as_posix()}"
+            if f.name in ("run.json", "scores.json") and f.parent == run_dir and not include_urls:
+                zf.writestr(member, _scrubbed(f))
+            else:
+                zf.write(f, member)
     return path
 
 

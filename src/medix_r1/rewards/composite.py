@@ -43,24 +43,13 @@ class CompositeReward:
     """Scores rollouts with each component and combines them.
 
     ``overall`` is the weighted sum in component order over the scored components (see the module
-    docstring for the unscored-component policy).
-
-    ``renormalize_missing`` is kept only so that existing constructor calls still work: re-weighting
-    over the scored components is no longer offered (it let an outage raise a wrong answer's score),
-    and ``True`` is rejected.
+    docstring for the unscored-component policy: nothing is re-weighted over the scored components,
+    which would let an outage raise a wrong answer's score).
     """
 
     components: list[RewardComponent]
     fmt: ResponseFormat
     preset: str = "custom"
-    renormalize_missing: bool = False
-
-    def __post_init__(self) -> None:
-        if self.renormalize_missing:
-            raise ValueError(
-                "renormalize_missing=True is not supported: an unscored component adds nothing to "
-                "overall (see medix_r1.rewards.composite), so an outage cannot raise a wrong answer's score"
-            )
 
     @property
     def weights(self) -> dict[str, float]:

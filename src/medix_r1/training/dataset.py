@@ -66,9 +66,9 @@ def load_training_records(
     source = str(source)
     if source in ("samples", "samples:train", "samples:test"):
         from medix_r1.data import ensure_samples
-        from medix_r1.models.cache import cache_root
+        from medix_r1.models.cache import samples_cache_dir
 
-        info = ensure_samples(cache_root() / "samples")
+        info = ensure_samples(samples_cache_dir())
         path: str | Path = info.test_path if source.endswith(":test") or split == "test" else info.train_path
         records = load_records(path, resolve_images=True)
     else:

@@ -525,13 +525,9 @@ def preflight(run: VerlRun) -> list[str]:
             "(huggingface-cli download) and set model.name to the folder"
         )
     if run.ray_address is None:
-        try:
-            import torch
+        import torch  # a base dependency
 
-            cuda = torch.cuda.is_available()
-        except ImportError:
-            cuda = False
-        if not cuda:
+        if not torch.cuda.is_available():
             problems.append(
                 "no CUDA device on this machine: verl's actor and rollout need GPUs "
                 "(run on a GPU node, or set verl.ray_address to submit to a cluster)"

@@ -1,9 +1,10 @@
-"""One question to a policy, answered in the MediX format and read by the shared parser.
+"""One question to a model in the MediX layout, answered and read by the shared parser: ``medix-r1 chat``.
 
-Used by ``medix-r1 chat``. The question is wrapped in the training instruction (our wording of the
-MediX prompt, :mod:`medix_r1.prompting`) with the image where ``Question:`` puts it, so a
-trained checkpoint sees what it saw in training. A run folder whose ``config.yaml`` sits one level
-up (``runs/x/final``) uses that run's prompt template and tag variant.
+The question is wrapped in the instruction the run that wrote the model was trained with
+(:func:`medix_r1.models.runs.run_instruction`: our wording of the MediX prompt,
+:mod:`medix_r1.prompting`, with the run's template and tag variant), the image where ``Question:``
+puts it, so a trained checkpoint sees what it saw in training. A run folder means its ``final/``
+model (:func:`medix_r1.models.runs.run_checkpoint`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def ask(
     """Generate one greedy reply; returns ``modality``, ``reasoning``, ``answer``, ``well_formed``, ``raw``.
 
     ``think_tag`` overrides the reasoning tag of the run that wrote ``model`` (default: the run's,
-    else ``thinking``)."""
-    from medix_r1.models import load_policy
+    else ``thinking``); ``loaded`` is an already loaded ``(policy, processor)``."""
     from medix_r1.models.generation import generate_one
+    from medix_r1.models.loading import load_policy
     from medix_r1.models.runs import run_checkpoint, run_instruction
 
     model = run_checkpoint(model)
