@@ -360,7 +360,7 @@ def test_the_models_command_that_explain_points_to_exists():
     r = runner.invoke(cli, ["models"])
     assert r.exit_code == 0
     names = [line.split()[0] for line in r.output.splitlines()[:-1]]
-    assert names[:2] == ["tiny-qwen2-vl", "tiny-qwen2.5-vl"] and "demo-vlm" in names
+    assert names[:3] == ["tiny-qwen2-vl", "tiny-qwen2-vl-samples", "tiny-qwen2.5-vl"] and "demo-vlm" in names
     assert "qwen3-vl-8b        needs the hub" in r.output
     explain = runner.invoke(cli, ["train", "quickstart", "--explain"])
     assert "see `medix-r1 models`" in explain.output

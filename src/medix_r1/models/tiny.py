@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medix_r1.errors import did_you_mean
-from medix_r1.models.cache import cache_root, materialize_dir, models_cache_dir
+from medix_r1.models.cache import materialize_dir, models_cache_dir, samples_cache_dir
 from medix_r1.models.extras import require_transformers
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def samples_vocabulary_texts() -> list[str]:
     from medix_r1.parsing import THINK, THINKING
     from medix_r1.prompting import COMPACT_TEMPLATE, INSTRUCTION_TEMPLATE
 
-    train = ensure_samples(cache_root() / "samples").train_path
+    train = ensure_samples(samples_cache_dir()).train_path
     texts = [text for r in load_records(train) for text in (r.problem, r.solution)]
     texts += [INSTRUCTION_TEMPLATE, COMPACT_TEMPLATE, " ".join(MODALITY_TAGS)]
     for fmt in (THINKING, THINK):
