@@ -125,11 +125,12 @@ def test_weights_travel_with_the_reward_settings(verl_config, train_cache, monke
     assert kwargs["weights"] == get_preset("quickstart").reward.weights
     # reward.yaml (read by the EasyR1 line) now loads: weights are a RewardConfig field.
     assert load_reward_config(run.reward_config).weights == kwargs["weights"]
-    # right format and modality, wrong answer: 0.1 + 0.4 with the quickstart weights
+    # right format and modality, wrong answer: the quickstart's format + modality weights (0.1 + 0.8)
     row = verl.compute_score(
         "s", "<X_RAY><thinking>x</thinking><answer>Spleen</answer>", "<X_RAY> Left lung", **kwargs
     )
-    assert row["score"] == pytest.approx(0.5)
+    assert row["score"] == pytest.approx(kwargs["weights"]["format"] + kwargs["weights"]["modality"])
+    assert row["score"] == pytest.approx(0.9)
     # the built-in model is materialised into the run folder, and verl is pointed there
     assert run.model_path == str(run.run_dir / "model")
     assert (run.run_dir / "model" / "config.json").is_file()

@@ -93,7 +93,8 @@ def _quickstart() -> TrainConfig:
             "of Qwen3-4B and MedEmbed; reward weights modality 0.8, accuracy_llm 0.05, accuracy_embed 0.05, "
             "format 0.1 (published 0.045 / 0.5175 / 0.3375 / 0.1); a supervised warm-start on the output "
             "format with random modality tags; the compact instruction (same content, fewer tokens); "
-            f"8 prompts x 8 responses per step, 32-token responses, lr 1e-3, 1 update per step "
+            f"8 prompts x 8 responses per step, 32-token responses, lr 1e-3 with cosine decay (published: "
+            "1e-6 constant), 1 update per step "
             f"(published: 4), {QUICKSTART_STEPS} steps, images of at most 112 px"
         ),
         model={
@@ -131,7 +132,7 @@ def _quickstart() -> TrainConfig:
         },
         optim={
             "learning_rate": 1e-3,
-            "lr_scheduler": "constant",
+            "lr_scheduler": "cosine",
             "weight_decay": 0.0,
             "updates_per_step": 1,
             "micro_batch_size": 64,
