@@ -7,7 +7,9 @@ quickstart had before issue 16 (the tiny model with the full 49k-token vocabular
 tokens, 40-token replies, micro-batches of 16) and PyTorch's multinomial sampling;
 ``before+sampling`` is the same with inverse-CDF sampling (what the trainer now does on a CPU);
 ``after`` is the preset as it is (``tiny-qwen2-vl-samples``, whose vocabulary is trimmed to the
-bundled samples, one-token tags, 32-token replies, one micro-batch of 64). For each, the script builds
+bundled samples, one-token tags, 32-token replies, one micro-batch of 64, each distinct image of a
+step encoded once); ``after-every-copy`` is ``after`` with the vision tower encoding all
+``group_size`` copies of each image, as before. For each, the script builds
 the tiny policy, runs a short format warm-start (random tags, as the quickstart does, so replies
 have their trained length), then runs ``--steps`` real RL steps through TRL's GRPOTrainer
 (:func:`medix_r1.training.trl_backend.make_trainer`, the same trainer the quickstart uses) and
@@ -53,9 +55,17 @@ BEFORE = [
 ]
 #: ``after`` is the ``quickstart`` preset as it is (the vocabulary trimmed to the samples, one-token
 #: tags, 32-token replies, one micro-batch of 64, inverse-CDF sampling).
-VARIANTS: dict[str, list[str]] = {"before": BEFORE, "before+sampling": BEFORE, "after": []}
+VARIANTS: dict[str, list[str]] = {
+    "before": BEFORE,
+    "before+sampling": BEFORE,
+    "after-every-copy": [],
+    "after": [],
+}
 #: Variants that generate with PyTorch's multinomial kernel (as before issue 16), not inverse CDF.
 TORCH_SAMPLING = {"before"}
+#: Variants whose vision tower encodes every copy of a prompt's image (group_size copies per step),
+#: as before issue 16; the others encode each distinct image once (medix_r1.models.shared_images).
+EVERY_COPY = {"before", "before+sampling", "after-every-copy"}
 _FAST_SAMPLING: Any = None
 PHASES = ("image processing", "generation", "reward", "log-probs", "backward", "optimiser", "TRL bookkeeping")
 
@@ -138,6 +148,10 @@ def run_variant(
     trainer, _ = make_trainer(
         config, model=model, processor=processor, train_dataset=dataset, composite=composite
     )
+    if name in EVERY_COPY:
+        from medix_r1.models.shared_images import encode_every_copy
+
+        encode_every_copy(trainer.model)
 
     timer = PhaseTimer()
     step_times: list[float] = []
@@ -207,7 +221,8 @@ def run_variant(
             f"{config.model.name} ({vocab} tokens), {roll.prompts_per_step}x{roll.group_size}, "
             f"max {roll.max_completion_length} tokens, "
             f"micro-batch {config.optim.micro_batch_size}, single-token tags {config.model.single_token_tags}, "
-            f"{'torch multinomial' if name in TORCH_SAMPLING else 'inverse-CDF'} sampling"
+            f"{'torch multinomial' if name in TORCH_SAMPLING else 'inverse-CDF'} sampling, "
+            f"{'every copy' if name in EVERY_COPY else 'each distinct image once'} through the vision tower"
         ),
     }
 

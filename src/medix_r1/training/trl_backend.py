@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from medix_r1.errors import MedixError
 from medix_r1.judges.errors import JudgeConfigError, JudgeUnavailableError
 from medix_r1.models.extras import MissingExtraError, require
+from medix_r1.models.shared_images import encode_each_image_once
 from medix_r1.rewards.composite import CompositeReward
 from medix_r1.training.config import TrainConfig, config_to_yaml
 from medix_r1.training.trl_compat import (
@@ -369,6 +370,10 @@ def make_trainer(
         dynamic_filter=dynamic_filter,
         composite=composite,
     )
+    # GRPO repeats each prompt's image group_size times; the vision tower encodes each once.
+    for module in (trainer.model, getattr(trainer, "ref_model", None)):
+        if module is not None:
+            encode_each_image_once(module)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     if config.model.single_token_tags:
