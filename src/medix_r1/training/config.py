@@ -135,6 +135,13 @@ class DataSection(_Section):
         description="Oversample training records so every modality tag is equally frequent (not published; the "
         "quickstart uses it so that always answering the majority tag does not pay)",
     )
+    balance_power: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="How far balance_modalities goes: a tag with n records gets n * (most / n) ** power "
+        "(1: every tag as frequent as the most frequent, 0: as found)",
+    )
 
 
 class PromptSection(_Section):

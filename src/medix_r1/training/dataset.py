@@ -79,8 +79,13 @@ def load_training_records(
     return records
 
 
-def balance_by_modality(records: Sequence[MedixRecord], seed: int = 0) -> list[MedixRecord]:
+def balance_by_modality(
+    records: Sequence[MedixRecord], seed: int = 0, power: float = 1.0
+) -> list[MedixRecord]:
     """Oversample so that every modality tag has as many records as the most frequent one.
+
+    ``power`` tempers the balance: a tag with ``n`` records gets ``n * (most / n) ** power`` of them
+    (1: all tags equal, 0: as found, 0.5: rare tags raised halfway on a log scale).
 
     Each tag's records are repeated whole, then topped up with a seeded sample of them; the result
     is shuffled. Rare modalities are seen as often as common ones, so a policy cannot earn the
@@ -91,6 +96,8 @@ def balance_by_modality(records: Sequence[MedixRecord], seed: int = 0) -> list[M
     ...         "solution": tag + " a"}) for i, tag in enumerate(["<CT_SCAN>"] * 3 + ["<X_RAY>"])]
     >>> sorted(r.tag for r in balance_by_modality(recs))
     ['<CT_SCAN>', '<CT_SCAN>', '<CT_SCAN>', '<X_RAY>', '<X_RAY>', '<X_RAY>']
+    >>> sorted(r.tag for r in balance_by_modality(recs, power=0.5))  # 1 * (3 / 1) ** 0.5 = 1.7 -> 2
+    ['<CT_SCAN>', '<CT_SCAN>', '<CT_SCAN>', '<X_RAY>', '<X_RAY>']
     """
     rng = random.Random(seed)
     by_tag: dict[str, list[MedixRecord]] = {}
@@ -102,7 +109,8 @@ def balance_by_modality(records: Sequence[MedixRecord], seed: int = 0) -> list[M
     out: list[MedixRecord] = []
     for tag in sorted(by_tag):
         group = by_tag[tag]
-        whole, extra = divmod(most, len(group))
+        target = round(len(group) * (most / len(group)) ** power)
+        whole, extra = divmod(target, len(group))
         out.extend(group * whole)
         out.extend(rng.sample(group, extra))
     rng.shuffle(out)

@@ -147,7 +147,9 @@ def quickstart(
     train_ds = build_rl_dataset(train_records, fmt, **prompt_options)
     # RL prompts: oversampled to balance the modality tags when the config asks (the quickstart does).
     rl_records = (
-        balance_by_modality(train_records, seed=config.data.seed) if config.data.balance_modalities else None
+        balance_by_modality(train_records, seed=config.data.seed, power=config.data.balance_power)
+        if config.data.balance_modalities
+        else None
     )
     rl_ds = build_rl_dataset(rl_records, fmt, **prompt_options) if rl_records else train_ds
     test_rows = [dict(r) for r in build_rl_dataset(test_records, fmt, **prompt_options)]

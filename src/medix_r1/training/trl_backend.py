@@ -291,7 +291,7 @@ def make_trainer(
             seed=config.data.seed,
         )
         if config.data.balance_modalities:
-            records = balance_by_modality(records, seed=config.data.seed)
+            records = balance_by_modality(records, seed=config.data.seed, power=config.data.balance_power)
         train_dataset = build_rl_dataset(
             records,
             fmt,
