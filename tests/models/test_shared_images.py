@@ -30,7 +30,9 @@ def test_equal_pixels_on_different_grids_stay_apart():
 def _batch(processor, images):
     question = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Which modality?"}]}]
     text = processor.apply_chat_template(question, add_generation_prompt=True, tokenize=False)
-    return processor(text=[text] * len(images), images=[[im] for im in images], return_tensors="pt", padding=True)
+    return processor(
+        text=[text] * len(images), images=[[im] for im in images], return_tensors="pt", padding=True
+    )
 
 
 def _logits_and_grads(model, batch):

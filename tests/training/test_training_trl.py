@@ -253,3 +253,32 @@ def test_set_reference_copies_weights_from_a_model_or_a_folder(tiny_config, tiny
     no_kl = tiny_config("algorithm.dynamic_filtering=false")
     trainer0, _ = make_trainer(no_kl, composite=length_composite(no_kl))
     assert not set_reference(trainer0, trainer0.model)
+
+
+def test_balanced_then_as_found_prompts_reach_trl_in_their_order(tiny_config):
+    """data.balance_steps: the balanced prompts come first and TRL's own sampler keeps the order."""
+    from medix_r1.data import load_records
+    from medix_r1.training.dataset import rl_prompt_records
+    from medix_r1.training.trl_backend import make_trainer, rl_prompt_options
+
+    config = tiny_config("data.balance_modalities=true", "data.balance_steps=1", "schedule.max_steps=3")
+    trainer, _ = make_trainer(config)
+    assert trainer.args.shuffle_dataset is False
+    expected, ordered = rl_prompt_records(load_records(config.data.train), **rl_prompt_options(config))
+    assert ordered and len(expected) == 3 * config.rollout.prompts_per_step
+    assert trainer.train_dataset["id"] == [r.id for r in expected]
+    # TRL's RepeatSampler: each prompt group_size times, prompts in the dataset's order.
+    indices = list(trainer._get_train_sampler())
+    assert list(dict.fromkeys(indices)) == list(range(len(expected)))
+    assert all(indices.count(i) == config.rollout.group_size for i in set(indices))
+    # The trainer's policy encodes each distinct image of a batch once (models.shared_images).
+    assert trainer.model.model.get_image_features.__func__.__name__ == "_features_once"
+
+
+def test_without_balance_steps_trl_shuffles_as_before(tiny_config):
+    from medix_r1.training.trl_backend import grpo_args, rl_prompts_ordered
+
+    for overrides in ((), ("data.balance_modalities=true",), ("data.balance_steps=5",)):
+        config = tiny_config(*overrides)
+        assert not rl_prompts_ordered(config)
+        assert grpo_args(config, [1.0, 1.0, 1.0, 1.0]).shuffle_dataset is True

@@ -142,6 +142,12 @@ class DataSection(_Section):
         description="How far balance_modalities goes: a tag with n records gets n * (most / n) ** power "
         "(1: every tag as frequent as the most frequent, 0: as found)",
     )
+    balance_steps: int | None = Field(
+        None,
+        ge=0,
+        description="With balance_modalities: balance only the prompts of the first this many RL steps, then "
+        "use the records as found (None: balance the whole run)",
+    )
 
 
 class PromptSection(_Section):

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "load_training_records",
     "balance_by_modality",
+    "rl_prompt_records",
     "record_to_row",
     "build_rl_dataset",
     "resize_longest",
@@ -115,6 +116,52 @@ def balance_by_modality(
         out.extend(rng.sample(group, extra))
     rng.shuffle(out)
     return out
+
+
+def rl_prompt_records(
+    records: Sequence[MedixRecord],
+    *,
+    balance: bool,
+    power: float = 1.0,
+    balanced_prompts: int | None = None,
+    total_prompts: int | None = None,
+    seed: int = 0,
+) -> tuple[list[MedixRecord], bool]:
+    """The RL prompts, and whether the trainer must keep their order (not reshuffle them).
+
+    Without ``balance`` they are ``records`` as found. With it, :func:`balance_by_modality`
+    oversamples them; with ``balanced_prompts`` too, only the first that many prompts are balanced and
+    the rest (up to ``total_prompts``) are the records as found, each part reshuffled on every pass,
+    in that order. Balanced prompts first keep a policy that cannot yet tell images apart from
+    settling on the majority tag; the records as found then weigh each image as often as the data do.
+
+    >>> from medix_r1.data import MedixRecord
+    >>> recs = [MedixRecord.from_dict({"id": str(i), "image": ["x.png"], "source": "t", "problem": "<image> q",
+    ...         "solution": tag + " a"}) for i, tag in enumerate(["<CT_SCAN>"] * 3 + ["<X_RAY>"])]
+    >>> out, ordered = rl_prompt_records(recs, balance=True, balanced_prompts=6, total_prompts=10)
+    >>> ordered, sorted(r.tag for r in out[:6]).count("<X_RAY>"), sorted(r.tag for r in out[6:]).count("<X_RAY>")
+    (True, 3, 1)
+    """
+    if not balance:
+        return list(records), False
+    balanced = balance_by_modality(records, seed=seed, power=power)
+    if balanced_prompts is None:
+        return balanced, False
+    if total_prompts is None or total_prompts < balanced_prompts:
+        raise ValueError(
+            f"total_prompts ({total_prompts}) must be at least balanced_prompts ({balanced_prompts})"
+        )
+    rng = random.Random(seed)
+
+    def passes(pool: Sequence[MedixRecord], count: int) -> list[MedixRecord]:
+        out: list[MedixRecord] = []
+        while len(out) < count and pool:
+            order = list(pool)
+            rng.shuffle(order)
+            out.extend(order[: count - len(out)])
+        return out
+
+    return passes(balanced, balanced_prompts) + passes(records, total_prompts - balanced_prompts), True
 
 
 def _load_record_images(record: MedixRecord, max_side: int | None) -> list[Image]:

@@ -108,10 +108,10 @@ def quickstart(
     """
     started = time.perf_counter()
     from medix_r1.models import load_policy
-    from medix_r1.training.dataset import balance_by_modality, build_rl_dataset, load_training_records
+    from medix_r1.training.dataset import build_rl_dataset, load_training_records, rl_prompt_records
     from medix_r1.training.presets import get_preset
     from medix_r1.training.report import write_run_outputs
-    from medix_r1.training.trl_backend import build_composite, train_trl
+    from medix_r1.training.trl_backend import build_composite, rl_prompt_options, train_trl
     from medix_r1.training.warmstart import run_configured_warmstart
 
     out = Path(out)
@@ -145,13 +145,12 @@ def quickstart(
         "image_max_side": config.data.image_max_side,
     }
     train_ds = build_rl_dataset(train_records, fmt, **prompt_options)
-    # RL prompts: oversampled to balance the modality tags when the config asks (the quickstart does).
-    rl_records = (
-        balance_by_modality(train_records, seed=config.data.seed, power=config.data.balance_power)
-        if config.data.balance_modalities
-        else None
+    # RL prompts: oversampled to balance the modality tags when the config asks (the quickstart does:
+    # balanced for the first data.balance_steps steps, then the records as found).
+    rl_records, _ = rl_prompt_records(train_records, **rl_prompt_options(config))
+    rl_ds = (
+        build_rl_dataset(rl_records, fmt, **prompt_options) if config.data.balance_modalities else train_ds
     )
-    rl_ds = build_rl_dataset(rl_records, fmt, **prompt_options) if rl_records else train_ds
     test_rows = [dict(r) for r in build_rl_dataset(test_records, fmt, **prompt_options)]
     model, processor = load_policy(
         config.model.name,

@@ -99,6 +99,25 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def rl_prompt_options(config: TrainConfig) -> dict[str, Any]:
+    """The keyword arguments of :func:`~medix_r1.training.dataset.rl_prompt_records` for ``config``."""
+    data = config.data
+    steps = data.balance_steps
+    per_step = config.rollout.prompts_per_step
+    return {
+        "balance": data.balance_modalities,
+        "power": data.balance_power,
+        "balanced_prompts": None if steps is None else steps * per_step,
+        "total_prompts": None if steps is None else max(steps, config.schedule.max_steps) * per_step,
+        "seed": data.seed,
+    }
+
+
+def rl_prompts_ordered(config: TrainConfig) -> bool:
+    """Whether the RL prompts come in a fixed order (balanced first, data.balance_steps)."""
+    return config.data.balance_modalities and config.data.balance_steps is not None
+
+
 def grpo_args(config: TrainConfig, reward_weights: list[float], *, world_size: int = 1) -> Any:
     """TRL's ``GRPOConfig`` for a training config (the batch arithmetic is explained in OptimSection)."""
     from trl import GRPOConfig
@@ -124,6 +143,8 @@ def grpo_args(config: TrainConfig, reward_weights: list[float], *, world_size: i
         "weight_decay": opt.weight_decay,
         "max_grad_norm": opt.max_grad_norm,
         "seed": config.schedule.seed,
+        # Balanced-then-as-found prompts (data.balance_steps) are already in the order they must be used.
+        "shuffle_dataset": not rl_prompts_ordered(config),
         "data_seed": config.data.seed,
         "beta": alg.beta,
         "epsilon": alg.epsilon,
@@ -256,7 +277,7 @@ def make_trainer(
     from medix_r1.training.alarms import AlarmMonitor
     from medix_r1.training.callbacks import MetricsCallback
     from medix_r1.training.dapo import DynamicFilter, PromptRefill
-    from medix_r1.training.dataset import balance_by_modality, build_rl_dataset, load_training_records
+    from medix_r1.training.dataset import build_rl_dataset, load_training_records, rl_prompt_records
 
     world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if composite is None:
@@ -290,8 +311,7 @@ def make_trainer(
             limit=config.data.max_train_records,
             seed=config.data.seed,
         )
-        if config.data.balance_modalities:
-            records = balance_by_modality(records, seed=config.data.seed, power=config.data.balance_power)
+        records, _ = rl_prompt_records(records, **rl_prompt_options(config))
         train_dataset = build_rl_dataset(
             records,
             fmt,
