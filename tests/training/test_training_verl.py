@@ -61,6 +61,31 @@ def test_export_writes_verl_rows(verl_config):
     assert len(pq.read_table(run.val_parquet).to_pylist()) == 5
 
 
+def test_export_balances_the_prompts_as_the_trl_backend_does(verl_config):
+    """data.balance_modalities / balance_steps mean the same on verl: the exported prompts are the TRL
+    backend's RL prompts, and a fixed order turns verl's dataloader shuffle off."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    from medix_r1.data import load_records
+    from medix_r1.training.dataset import rl_prompt_options, rl_prompt_records
+    from medix_r1.training.verl_backend import prepare_verl_run
+
+    for overrides, shuffle in (((), True), (("data.balance_steps=2",), False)):
+        config = verl_config(
+            "medix-r1-8b-dapo",
+            "data.balance_modalities=true",
+            "rollout.prompts_per_step=8",
+            "schedule.max_steps=3",
+            *overrides,
+        )
+        run = prepare_verl_run(config)
+        expected, _ = rl_prompt_records(load_records(config.data.train), **rl_prompt_options(config))
+        rows = pq.read_table(run.train_parquet).to_pylist()
+        assert [r["extra_info"]["id"] for r in rows] == [r.id for r in expected]
+        tags = {r["extra_info"]["modality"] for r in rows}
+        assert len(tags) > 1
+        assert f"data.shuffle={shuffle}" in run.overrides
+
+
 def test_think_preset_changes_the_prompt_tags(verl_config):
     pq = pytest.importorskip("pyarrow.parquet")
     from medix_r1.training.verl_backend import prepare_verl_run

@@ -139,14 +139,14 @@ class DataSection(_Section):
         1.0,
         ge=0,
         le=1,
-        description="How far balance_modalities goes: a tag with n records gets n * (most / n) ** power "
-        "(1: every tag as frequent as the most frequent, 0: as found)",
+        description="How far balance_modalities goes (after balance_steps, when set): a tag with n records "
+        "gets n * (most / n) ** power (1: every tag as frequent as the most frequent, 0: as found)",
     )
     balance_steps: int | None = Field(
         None,
         ge=0,
-        description="With balance_modalities: balance only the prompts of the first this many RL steps, then "
-        "use the records as found (None: balance the whole run)",
+        description="With balance_modalities: the prompts of the first this many RL steps are fully balanced, "
+        "the later ones at balance_power (None: the whole run at balance_power)",
     )
 
 

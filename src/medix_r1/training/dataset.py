@@ -29,11 +29,14 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from medix_r1.data import MedixRecord
+    from medix_r1.training.config import TrainConfig
 
 __all__ = [
     "load_training_records",
     "balance_by_modality",
     "rl_prompt_records",
+    "rl_prompt_options",
+    "rl_prompts_ordered",
     "record_to_row",
     "build_rl_dataset",
     "resize_longest",
@@ -130,23 +133,23 @@ def rl_prompt_records(
     """The RL prompts, and whether the trainer must keep their order (not reshuffle them).
 
     Without ``balance`` they are ``records`` as found. With it, :func:`balance_by_modality`
-    oversamples them; with ``balanced_prompts`` too, only the first that many prompts are balanced and
-    the rest (up to ``total_prompts``) are the records as found, each part reshuffled on every pass,
-    in that order. Balanced prompts first keep a policy that cannot yet tell images apart from
-    settling on the majority tag; the records as found then weigh each image as often as the data do.
+    oversamples them (at ``power``). With ``balanced_prompts`` too, the first that many prompts are
+    fully balanced and the rest (up to ``total_prompts``) are balanced at ``power`` only (0: the
+    records as found), each part reshuffled on every pass, in that order. Fully balanced prompts first
+    keep a policy that cannot yet tell images apart from settling on the majority tag; the later
+    prompts then weigh the images closer to how often the data hold them.
 
     >>> from medix_r1.data import MedixRecord
     >>> recs = [MedixRecord.from_dict({"id": str(i), "image": ["x.png"], "source": "t", "problem": "<image> q",
     ...         "solution": tag + " a"}) for i, tag in enumerate(["<CT_SCAN>"] * 3 + ["<X_RAY>"])]
-    >>> out, ordered = rl_prompt_records(recs, balance=True, balanced_prompts=6, total_prompts=10)
+    >>> out, ordered = rl_prompt_records(recs, balance=True, power=0, balanced_prompts=6, total_prompts=10)
     >>> ordered, sorted(r.tag for r in out[:6]).count("<X_RAY>"), sorted(r.tag for r in out[6:]).count("<X_RAY>")
     (True, 3, 1)
     """
     if not balance:
         return list(records), False
-    balanced = balance_by_modality(records, seed=seed, power=power)
     if balanced_prompts is None:
-        return balanced, False
+        return balance_by_modality(records, seed=seed, power=power), False
     if total_prompts is None or total_prompts < balanced_prompts:
         raise ValueError(
             f"total_prompts ({total_prompts}) must be at least balanced_prompts ({balanced_prompts})"
@@ -161,7 +164,28 @@ def rl_prompt_records(
             out.extend(order[: count - len(out)])
         return out
 
-    return passes(balanced, balanced_prompts) + passes(records, total_prompts - balanced_prompts), True
+    first = passes(balance_by_modality(records, seed=seed), balanced_prompts)
+    later = balance_by_modality(records, seed=seed, power=power)
+    return first + passes(later, total_prompts - balanced_prompts), True
+
+
+def rl_prompt_options(config: TrainConfig) -> dict[str, Any]:
+    """The keyword arguments of :func:`~medix_r1.training.dataset.rl_prompt_records` for ``config``."""
+    data = config.data
+    steps = data.balance_steps
+    per_step = config.rollout.prompts_per_step
+    return {
+        "balance": data.balance_modalities,
+        "power": data.balance_power,
+        "balanced_prompts": None if steps is None else steps * per_step,
+        "total_prompts": None if steps is None else max(steps, config.schedule.max_steps) * per_step,
+        "seed": data.seed,
+    }
+
+
+def rl_prompts_ordered(config: TrainConfig) -> bool:
+    """Whether the RL prompts come in a fixed order (balanced first, data.balance_steps)."""
+    return config.data.balance_modalities and config.data.balance_steps is not None
 
 
 def _load_record_images(record: MedixRecord, max_side: int | None) -> list[Image]:

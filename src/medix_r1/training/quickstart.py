@@ -108,10 +108,15 @@ def quickstart(
     """
     started = time.perf_counter()
     from medix_r1.models import load_policy
-    from medix_r1.training.dataset import build_rl_dataset, load_training_records, rl_prompt_records
+    from medix_r1.training.dataset import (
+        build_rl_dataset,
+        load_training_records,
+        rl_prompt_options,
+        rl_prompt_records,
+    )
     from medix_r1.training.presets import get_preset
     from medix_r1.training.report import write_run_outputs
-    from medix_r1.training.trl_backend import build_composite, rl_prompt_options, train_trl
+    from medix_r1.training.trl_backend import build_composite, train_trl
     from medix_r1.training.warmstart import run_configured_warmstart
 
     out = Path(out)

@@ -40,6 +40,7 @@ from medix_r1.models.extras import MissingExtraError, require
 from medix_r1.models.shared_images import encode_each_image_once
 from medix_r1.rewards.composite import CompositeReward
 from medix_r1.training.config import TrainConfig, config_to_yaml
+from medix_r1.training.dataset import rl_prompts_ordered
 from medix_r1.training.trl_compat import (
     cpu_categorical_sampling,
     save_checkpoint_now,
@@ -97,25 +98,6 @@ def _has_cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-def rl_prompt_options(config: TrainConfig) -> dict[str, Any]:
-    """The keyword arguments of :func:`~medix_r1.training.dataset.rl_prompt_records` for ``config``."""
-    data = config.data
-    steps = data.balance_steps
-    per_step = config.rollout.prompts_per_step
-    return {
-        "balance": data.balance_modalities,
-        "power": data.balance_power,
-        "balanced_prompts": None if steps is None else steps * per_step,
-        "total_prompts": None if steps is None else max(steps, config.schedule.max_steps) * per_step,
-        "seed": data.seed,
-    }
-
-
-def rl_prompts_ordered(config: TrainConfig) -> bool:
-    """Whether the RL prompts come in a fixed order (balanced first, data.balance_steps)."""
-    return config.data.balance_modalities and config.data.balance_steps is not None
 
 
 def grpo_args(config: TrainConfig, reward_weights: list[float], *, world_size: int = 1) -> Any:
@@ -277,7 +259,12 @@ def make_trainer(
     from medix_r1.training.alarms import AlarmMonitor
     from medix_r1.training.callbacks import MetricsCallback
     from medix_r1.training.dapo import DynamicFilter, PromptRefill
-    from medix_r1.training.dataset import build_rl_dataset, load_training_records, rl_prompt_records
+    from medix_r1.training.dataset import (
+        build_rl_dataset,
+        load_training_records,
+        rl_prompt_options,
+        rl_prompt_records,
+    )
 
     world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if composite is None:

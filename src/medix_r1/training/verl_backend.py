@@ -50,6 +50,7 @@ import yaml
 from medix_r1.errors import MedixError
 from medix_r1.integrations.verl import MODULE_PATH
 from medix_r1.training.config import TrainConfig
+from medix_r1.training.dataset import rl_prompts_ordered
 
 __all__ = [
     "VerlRun",
@@ -220,6 +221,8 @@ def verl_overrides(
         "filter_overlong_prompts": True,
         "truncation": "error",
         "seed": config.data.seed,
+        # Balanced-then-later prompts (data.balance_steps) are exported in the order they must be used.
+        "shuffle": not rl_prompts_ordered(config),
     }
     settings: dict[str, Any] = {
         "algorithm": {
@@ -352,7 +355,7 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
     the module docstring)."""
     from medix_r1.rewards.presets import get_preset as get_reward_preset
     from medix_r1.training.config import config_to_yaml
-    from medix_r1.training.dataset import load_training_records
+    from medix_r1.training.dataset import load_training_records, rl_prompt_options, rl_prompt_records
 
     run_dir = config.output_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -362,6 +365,8 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
     train_records = load_training_records(
         config.data.train, split=config.data.train_split, limit=limit, seed=config.data.seed
     )
+    # The same RL prompts as the TRL backend: balanced over the tags when data.balance_modalities asks.
+    train_records, _ = rl_prompt_records(train_records, **rl_prompt_options(config))
     train_parquet = export_verl_parquet(
         train_records, run_dir / "data" / "train.parquet", config, fmt, "train"
     )
