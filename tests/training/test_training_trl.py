@@ -258,8 +258,8 @@ def test_set_reference_copies_weights_from_a_model_or_a_folder(tiny_config, tiny
 def test_balanced_then_as_found_prompts_reach_trl_in_their_order(tiny_config):
     """data.balance_steps: the balanced prompts come first and TRL's own sampler keeps the order."""
     from medix_r1.data import load_records
-    from medix_r1.training.dataset import rl_prompt_records
-    from medix_r1.training.trl_backend import make_trainer, rl_prompt_options
+    from medix_r1.training.dataset import rl_prompt_options, rl_prompt_records
+    from medix_r1.training.trl_backend import make_trainer
 
     config = tiny_config("data.balance_modalities=true", "data.balance_steps=1", "schedule.max_steps=3")
     trainer, _ = make_trainer(config)
@@ -276,9 +276,15 @@ def test_balanced_then_as_found_prompts_reach_trl_in_their_order(tiny_config):
 
 
 def test_without_balance_steps_trl_shuffles_as_before(tiny_config):
-    from medix_r1.training.trl_backend import grpo_args, rl_prompts_ordered
+    from medix_r1.training.dataset import rl_prompts_ordered
+    from medix_r1.training.trl_backend import grpo_args
 
-    for overrides in ((), ("data.balance_modalities=true",), ("data.balance_steps=5",)):
+    cases = (
+        ("data.balance_steps=null",),
+        ("data.balance_modalities=true", "data.balance_steps=null"),
+        ("data.balance_modalities=false", "data.balance_steps=5"),
+    )
+    for overrides in cases:
         config = tiny_config(*overrides)
         assert not rl_prompts_ordered(config)
         assert grpo_args(config, [1.0, 1.0, 1.0, 1.0]).shuffle_dataset is True
