@@ -140,7 +140,7 @@ def run_variant(
     if config.model.single_token_tags:
         from medix_r1.models.tokenizer import add_tag_tokens
 
-        add_tag_tokens(model, processor)
+        add_tag_tokens(model, processor, seed=config.schedule.seed)
     run_configured_warmstart(
         model, processor, [dict(r) for r in dataset], composite.fmt, config.warmstart, seed=0, progress=False
     )

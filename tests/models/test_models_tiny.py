@@ -142,3 +142,23 @@ def test_the_samples_vocabulary_model_is_small_and_spells_the_samples_as_before(
 def test_unknown_tiny_vocabulary(cache_dir):
     with pytest.raises(ValueError, match="unknown tiny VLM vocabulary 'sample'; did you mean 'samples'"):
         build_tiny_vlm("qwen2-vl", vocabulary="sample", cache_dir=cache_dir)
+
+
+def test_tag_token_rows_repeat_with_the_seed_and_leave_the_generator_alone(cache_dir):
+    import torch
+
+    from medix_r1.models.tokenizer import add_tag_tokens
+
+    def tag_rows(seed):
+        model, processor = build_tiny_vlm("qwen2-vl", seed=0, cache_dir=cache_dir)
+        old = model.get_input_embeddings().weight.shape[0]
+        add_tag_tokens(model, processor, seed=seed)
+        return model.get_input_embeddings().weight[old:].detach().clone()
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first = tag_rows(0)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's draws are not shifted
+    torch.manual_seed(7)  # another generator state: the rows do not depend on it
+    assert torch.equal(tag_rows(0), first)
+    assert not torch.equal(tag_rows(1), first)

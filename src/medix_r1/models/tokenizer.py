@@ -186,15 +186,20 @@ def reply_tags() -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def add_tag_tokens(model: PreTrainedModel, processor: Any, tags: Sequence[str] | None = None) -> list[str]:
+def add_tag_tokens(
+    model: PreTrainedModel, processor: Any, tags: Sequence[str] | None = None, *, seed: int = 0
+) -> list[str]:
     """Make each tag of the reply grammar one token of ``processor``'s tokenizer (by default
     :func:`reply_tags`: the modality tags ``<X_RAY>``, ``<CT_SCAN>``... and the format tags
     ``<thinking>``, ``</answer>``... of both response formats) and grow ``model``'s input embedding
     and output head to match (both in place).
 
     The tags are *normal* added tokens, not special ones: TRL decodes completions with
-    ``skip_special_tokens=True`` and the reward must still see the tag. New rows start at the mean of
-    the old ones. Used by the CPU quickstart's tiny model only (``model.single_token_tags``), where a
+    ``skip_special_tokens=True`` and the reward must still see the tag. New rows are drawn as
+    transformers' ``mean_resizing`` draws them (a normal distribution with the old rows' mean and
+    covariance), from PyTorch's generator seeded with ``seed`` and restored afterwards: unseeded, every
+    process drew other tag embeddings, and two quickstarts with the same config learned different
+    tags. Used by the CPU quickstart's tiny model only (``model.single_token_tags``), where a
     modality tag spelled over 3-6 sub-word tokens is hard to learn and the format tags were 13 of
     a reply's ~18 tokens; the published models keep their tokenizers. Returns the tags that were added.
     """
@@ -206,7 +211,11 @@ def add_tag_tokens(model: PreTrainedModel, processor: Any, tags: Sequence[str] |
     if new:
         tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in new])
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     return new
 
 

@@ -167,7 +167,7 @@ def quickstart(
     if config.model.single_token_tags:
         from medix_r1.models.tokenizer import add_tag_tokens
 
-        add_tag_tokens(model, processor)
+        add_tag_tokens(model, processor, seed=config.schedule.seed)
     n_params = sum(p.numel() for p in model.parameters())
     max_new = config.rollout.max_completion_length
 

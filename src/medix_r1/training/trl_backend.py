@@ -282,7 +282,7 @@ def make_trainer(
         if config.model.single_token_tags:
             from medix_r1.models.tokenizer import add_tag_tokens
 
-            add_tag_tokens(model, processor)
+            add_tag_tokens(model, processor, seed=config.schedule.seed)
     if getattr(processor, "image_processor", None) is None:
         raise ValueError(
             f"model {config.model.name!r} has no image processor: MediX-R1 trains vision-language models "
