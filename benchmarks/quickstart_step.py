@@ -8,8 +8,9 @@ tokens, 40-token replies, micro-batches of 16) and PyTorch's multinomial samplin
 ``before+sampling`` is the same with inverse-CDF sampling (what the trainer now does on a CPU);
 ``after`` is the preset as it is (``tiny-qwen2-vl-samples``, whose vocabulary is trimmed to the
 bundled samples, one-token tags, 32-token replies, one micro-batch of 64, each distinct image of a
-step encoded once); ``after-every-copy`` is ``after`` with the vision tower encoding all
-``group_size`` copies of each image, as before. For each, the script builds
+step encoded once, one PyTorch thread); ``after-every-copy`` is ``after`` with the vision tower
+encoding all ``group_size`` copies of each image, as before; ``after-all-cores`` is ``after`` with
+PyTorch's default thread count (one per core, as before). For each, the script builds
 the tiny policy, runs a short format warm-start (random tags, as the quickstart does, so replies
 have their trained length), then runs ``--steps`` real RL steps through TRL's GRPOTrainer
 (:func:`medix_r1.training.trl_backend.make_trainer`, the same trainer the quickstart uses) and
@@ -52,6 +53,7 @@ BEFORE = [
     "rollout.prompts_per_step=8",
     "optim.micro_batch_size=16",
     "warmstart.reasoning=I look at the image.",
+    "optim.cpu_threads=null",
 ]
 #: ``after`` is the ``quickstart`` preset as it is (the vocabulary trimmed to the samples, one-token
 #: tags, 32-token replies, one micro-batch of 64, inverse-CDF sampling).
@@ -59,6 +61,7 @@ VARIANTS: dict[str, list[str]] = {
     "before": BEFORE,
     "before+sampling": BEFORE,
     "after-every-copy": [],
+    "after-all-cores": ["optim.cpu_threads=null"],
     "after": [],
 }
 #: Variants that generate with PyTorch's multinomial kernel (as before issue 16), not inverse CDF.
@@ -67,6 +70,9 @@ TORCH_SAMPLING = {"before"}
 #: as before issue 16; the others encode each distinct image once (medix_r1.models.shared_images).
 EVERY_COPY = {"before", "before+sampling", "after-every-copy"}
 _FAST_SAMPLING: Any = None
+#: PyTorch's thread count when the script started (one per core, or OMP_NUM_THREADS): what a variant
+#: whose config leaves optim.cpu_threads unset runs with.
+_DEFAULT_THREADS = 1
 PHASES = ("image processing", "generation", "reward", "log-probs", "backward", "optimiser", "TRL bookkeeping")
 
 
@@ -121,6 +127,8 @@ def run_variant(
             "logging.console=false",
         ],
     )
+    threads = config.optim.cpu_threads or _DEFAULT_THREADS
+    torch.set_num_threads(threads)
     composite = build_composite(config)
     records = load_training_records(config.data.train, seed=config.data.seed)
     dataset = build_rl_dataset(
@@ -221,6 +229,7 @@ def run_variant(
             f"{config.model.name} ({vocab} tokens), {roll.prompts_per_step}x{roll.group_size}, "
             f"max {roll.max_completion_length} tokens, "
             f"micro-batch {config.optim.micro_batch_size}, single-token tags {config.model.single_token_tags}, "
+            f"{threads} thread(s), "
             f"{'torch multinomial' if name in TORCH_SAMPLING else 'inverse-CDF'} sampling, "
             f"{'every copy' if name in EVERY_COPY else 'each distinct image once'} through the vision tower"
         ),
@@ -241,9 +250,9 @@ def main() -> None:
 
     from medix_r1.training import trl_compat
 
-    global _FAST_SAMPLING
+    global _FAST_SAMPLING, _DEFAULT_THREADS
     _FAST_SAMPLING = trl_compat.cpu_categorical_sampling
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    _DEFAULT_THREADS = torch.get_num_threads()
     results = [
         run_variant(
             v, VARIANTS[v], steps=args.steps, warmstart_steps=args.warmstart_steps, profile=args.profile

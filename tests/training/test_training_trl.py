@@ -288,3 +288,24 @@ def test_without_balance_steps_trl_shuffles_as_before(tiny_config):
         config = tiny_config(*overrides)
         assert not rl_prompts_ordered(config)
         assert grpo_args(config, [1.0, 1.0, 1.0, 1.0]).shuffle_dataset is True
+
+
+def test_cpu_threads_set_torch_threads_on_a_cpu_and_only_then(tiny_config, monkeypatch):
+    import torch
+
+    from medix_r1.training import trl_backend
+
+    before = torch.get_num_threads()
+    try:
+        assert (
+            trl_backend.set_cpu_threads(tiny_config("optim.cpu_threads=null")) is None
+        )  # PyTorch's default kept
+        assert torch.get_num_threads() == before
+        assert trl_backend.set_cpu_threads(tiny_config("optim.cpu_threads=1")) == 1
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(before)
+        monkeypatch.setattr(trl_backend, "_has_cuda", lambda: True)
+        assert trl_backend.set_cpu_threads(tiny_config("optim.cpu_threads=1")) is None
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)

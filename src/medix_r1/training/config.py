@@ -282,6 +282,12 @@ class OptimSection(_Section):
     bf16: bool | None = Field(
         None, description="bf16 mixed precision; None = on when a CUDA device is present"
     )
+    cpu_threads: int | None = Field(
+        None,
+        ge=1,
+        description="PyTorch threads when training on a CPU (torch.set_num_threads); None = PyTorch's default, "
+        "one per core. The quickstart's tiny model steps faster on one (benchmarks/quickstart_step.py)",
+    )
 
 
 class ScheduleSection(_Section):

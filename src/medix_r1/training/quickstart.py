@@ -116,7 +116,7 @@ def quickstart(
     )
     from medix_r1.training.presets import get_preset
     from medix_r1.training.report import write_run_outputs
-    from medix_r1.training.trl_backend import build_composite, train_trl
+    from medix_r1.training.trl_backend import build_composite, set_cpu_threads, train_trl
     from medix_r1.training.warmstart import run_configured_warmstart
 
     out = Path(out)
@@ -132,6 +132,7 @@ def quickstart(
             shutil.rmtree(sub, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     config = apply_overrides(config, ["checkpoint.resume=none"])
+    set_cpu_threads(config)  # before any model runs: the held-out checks and the warm-start too
 
     echo(
         f"[1/6] sample set, tiny VLM and reward (judge: {config.reward.judge}, embedder: {config.reward.embedding_model})"

@@ -100,6 +100,17 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def set_cpu_threads(config: TrainConfig) -> int | None:
+    """Apply ``optim.cpu_threads`` when training on a CPU; returns the thread count set (None: left as is)."""
+    threads = config.optim.cpu_threads
+    if threads is None or _has_cuda():
+        return None
+    import torch
+
+    torch.set_num_threads(threads)
+    return threads
+
+
 def grpo_args(config: TrainConfig, reward_weights: list[float], *, world_size: int = 1) -> Any:
     """TRL's ``GRPOConfig`` for a training config (the batch arithmetic is explained in OptimSection)."""
     from trl import GRPOConfig
@@ -438,6 +449,7 @@ def train_trl(
         metrics_path.unlink(missing_ok=True)
         (run_dir / "alarms.jsonl").unlink(missing_ok=True)
     (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
+    set_cpu_threads(config)
     trainer, metrics_cb = make_trainer(config, **parts)
     warm_dir = run_dir / "warmstart"
     if warmstart and config.warmstart.enabled and resume is None:
