@@ -99,7 +99,7 @@ def test_published_algorithms(name, model, algorithm, beta, clip, loss, level, f
 def test_quickstart_says_how_it_differs():
     c = get_preset("quickstart")
     assert c.differs and "modality 0.8" in c.differs and "trimmed" in c.differs
-    assert c.data.balance_steps == 250 and c.data.balance_power == 0 and "then as found" in c.differs
+    assert c.data.balance_steps == 400 and c.data.balance_power == 0 and "then as found" in c.differs
     assert c.optim.cpu_threads == 1  # faster on the tiny model, and the same on any core count
     assert c.reward.judge == "fake" and c.reward.weights["modality"] == 0.8
     assert c.model.name == "tiny-qwen2-vl-samples" and c.model.single_token_tags

@@ -82,7 +82,7 @@ QUICKSTART_WEIGHTS = {"accuracy_llm": 0.05, "accuracy_embed": 0.05, "modality": 
 QUICKSTART_STEPS = 700
 #: The quickstart's RL prompts are balanced over the modality tags for this many steps, then drawn
 #: as the records are (docs/training.md, "What the quickstart reaches").
-QUICKSTART_BALANCED_STEPS = 250
+QUICKSTART_BALANCED_STEPS = 400
 
 
 def _quickstart() -> TrainConfig:
