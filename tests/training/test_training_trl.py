@@ -258,14 +258,14 @@ def test_set_reference_copies_weights_from_a_model_or_a_folder(tiny_config, tiny
 def test_balanced_then_as_found_prompts_reach_trl_in_their_order(tiny_config):
     """data.balance_steps: the balanced prompts come first and TRL's own sampler keeps the order."""
     from medix_r1.data import load_records
-    from medix_r1.training.dataset import rl_prompt_options, rl_prompt_records
+    from medix_r1.training.dataset import rl_prompt_options, rl_prompt_records, rl_prompts_ordered
     from medix_r1.training.trl_backend import make_trainer
 
     config = tiny_config("data.balance_modalities=true", "data.balance_steps=1", "schedule.max_steps=3")
     trainer, _ = make_trainer(config)
     assert trainer.args.shuffle_dataset is False
-    expected, ordered = rl_prompt_records(load_records(config.data.train), **rl_prompt_options(config))
-    assert ordered and len(expected) == 3 * config.rollout.prompts_per_step
+    expected = rl_prompt_records(load_records(config.data.train), **rl_prompt_options(config))
+    assert rl_prompts_ordered(config) and len(expected) == 3 * config.rollout.prompts_per_step
     assert trainer.train_dataset["id"] == [r.id for r in expected]
     # TRL's RepeatSampler: each prompt group_size times, prompts in the dataset's order.
     indices = list(trainer._get_train_sampler())

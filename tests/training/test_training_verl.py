@@ -78,7 +78,7 @@ def test_export_balances_the_prompts_as_the_trl_backend_does(verl_config):
             *overrides,
         )
         run = prepare_verl_run(config)
-        expected, _ = rl_prompt_records(load_records(config.data.train), **rl_prompt_options(config))
+        expected = rl_prompt_records(load_records(config.data.train), **rl_prompt_options(config))
         rows = pq.read_table(run.train_parquet).to_pylist()
         assert [r["extra_info"]["id"] for r in rows] == [r.id for r in expected]
         tags = {r["extra_info"]["modality"] for r in rows}

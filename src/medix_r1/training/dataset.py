@@ -129,8 +129,9 @@ def rl_prompt_records(
     balanced_prompts: int | None = None,
     total_prompts: int | None = None,
     seed: int = 0,
-) -> tuple[list[MedixRecord], bool]:
-    """The RL prompts, and whether the trainer must keep their order (not reshuffle them).
+) -> list[MedixRecord]:
+    """The RL prompts, in the order a trainer must use them when ``balanced_prompts`` is set
+    (:func:`rl_prompts_ordered` says so for a config); otherwise in any order.
 
     Without ``balance`` they are ``records`` as found. With it, :func:`balance_by_modality`
     oversamples them (at ``power``). With ``balanced_prompts`` too, the first that many prompts are
@@ -142,14 +143,14 @@ def rl_prompt_records(
     >>> from medix_r1.data import MedixRecord
     >>> recs = [MedixRecord.from_dict({"id": str(i), "image": ["x.png"], "source": "t", "problem": "<image> q",
     ...         "solution": tag + " a"}) for i, tag in enumerate(["<CT_SCAN>"] * 3 + ["<X_RAY>"])]
-    >>> out, ordered = rl_prompt_records(recs, balance=True, power=0, balanced_prompts=6, total_prompts=10)
-    >>> ordered, sorted(r.tag for r in out[:6]).count("<X_RAY>"), sorted(r.tag for r in out[6:]).count("<X_RAY>")
-    (True, 3, 1)
+    >>> out = rl_prompt_records(recs, balance=True, power=0, balanced_prompts=6, total_prompts=10)
+    >>> len(out), sorted(r.tag for r in out[:6]).count("<X_RAY>"), sorted(r.tag for r in out[6:]).count("<X_RAY>")
+    (10, 3, 1)
     """
     if not balance:
-        return list(records), False
+        return list(records)
     if balanced_prompts is None:
-        return balance_by_modality(records, seed=seed, power=power), False
+        return balance_by_modality(records, seed=seed, power=power)
     if total_prompts is None or total_prompts < balanced_prompts:
         raise ValueError(
             f"total_prompts ({total_prompts}) must be at least balanced_prompts ({balanced_prompts})"
@@ -166,7 +167,7 @@ def rl_prompt_records(
 
     first = passes(balance_by_modality(records, seed=seed), balanced_prompts)
     later = balance_by_modality(records, seed=seed, power=power)
-    return first + passes(later, total_prompts - balanced_prompts), True
+    return first + passes(later, total_prompts - balanced_prompts)
 
 
 def rl_prompt_options(config: TrainConfig) -> dict[str, Any]:

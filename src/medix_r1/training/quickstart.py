@@ -153,7 +153,7 @@ def quickstart(
     train_ds = build_rl_dataset(train_records, fmt, **prompt_options)
     # RL prompts: oversampled to balance the modality tags when the config asks (the quickstart does:
     # balanced for the first data.balance_steps steps, then the records as found).
-    rl_records, _ = rl_prompt_records(train_records, **rl_prompt_options(config))
+    rl_records = rl_prompt_records(train_records, **rl_prompt_options(config))
     rl_ds = (
         build_rl_dataset(rl_records, fmt, **prompt_options) if config.data.balance_modalities else train_ds
     )

@@ -309,7 +309,7 @@ def make_trainer(
             limit=config.data.max_train_records,
             seed=config.data.seed,
         )
-        records, _ = rl_prompt_records(records, **rl_prompt_options(config))
+        records = rl_prompt_records(records, **rl_prompt_options(config))
         train_dataset = build_rl_dataset(
             records,
             fmt,

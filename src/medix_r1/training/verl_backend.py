@@ -366,7 +366,7 @@ def prepare_verl_run(config: TrainConfig, *, max_records: int | None = None) -> 
         config.data.train, split=config.data.train_split, limit=limit, seed=config.data.seed
     )
     # The same RL prompts as the TRL backend: balanced over the tags when data.balance_modalities asks.
-    train_records, _ = rl_prompt_records(train_records, **rl_prompt_options(config))
+    train_records = rl_prompt_records(train_records, **rl_prompt_options(config))
     if max_records:  # a small export (tests, a look at the layout): the first prompts only
         train_records = train_records[:max_records]
     train_parquet = export_verl_parquet(
