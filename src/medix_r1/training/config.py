@@ -286,7 +286,7 @@ class OptimSection(_Section):
         None,
         ge=1,
         description="PyTorch threads when training on a CPU (torch.set_num_threads); None = PyTorch's default, "
-        "one per core. The quickstart's tiny model steps faster on one (benchmarks/quickstart_step.py)",
+        "one per core. The quickstart's tiny model generates faster on one (benchmarks/quickstart_step.py)",
     )
 
 
